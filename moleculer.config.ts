@@ -1,0 +1,42 @@
+/**
+ * Moleculer broker options — the single place Chatcast's runtime is configured.
+ * Everything comes from environment variables (see .env.example and the README's table);
+ * `src/config.ts` parses and checks them.
+ */
+import type { BrokerOptions } from "moleculer";
+import { loadConfig, type ChatcastConfig } from "./src/config";
+
+/** Builds the broker options for one node; `transporterUrl` is MQTT_URL or the embedded broker's URL. */
+export function createBrokerOptions(config: ChatcastConfig, transporterUrl: string | undefined): BrokerOptions {
+	return {
+		// Several deployments may share one MQTT broker: the namespace keeps their topics apart.
+		namespace: config.namespace,
+		nodeID: config.nodeID,
+
+		logger: {
+			type: "Console",
+			options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY, moduleColors: false },
+		},
+		logLevel: config.logLevel,
+
+		// The MQTT transporter: QoS 0 like every Moleculer transporter; lost packets are repaired from history.
+		// Moleculer resolves a "mqtt://…" URL to its MQTT transporter; its typings list only transporter names.
+		transporter: (transporterUrl ?? null) as BrokerOptions["transporter"],
+
+		// Requests to history/ingest: a short timeout, one retry for idempotent reads is left to callers.
+		requestTimeout: 5_000,
+		retryPolicy: { enabled: false },
+
+		registry: { strategy: "RoundRobin", preferLocal: true },
+		// A node that stops answering heartbeats is dropped from the registry (and from presence counts).
+		heartbeatInterval: 5,
+		heartbeatTimeout: 15,
+
+		validator: true,
+		// Signals are handled by src/bin/start.ts, which also stops the embedded broker.
+		skipProcessEventRegistration: true,
+	};
+}
+
+/** For `moleculer-runner` and tooling that expects a default export. */
+export default createBrokerOptions(loadConfig(process.env), process.env.MQTT_URL);

@@ -1,0 +1,201 @@
+/**
+ * broadcast — holds this node's SSE streams and writes every `chat.message` to them.
+ * Runs on every edge next to the api gateway (streams are local HTTP responses).
+ * Channel counts are shared between broadcast nodes as `broadcast.presence` events.
+ *
+ * @example
+ *   // from the api gateway, on GET /api/channels/:channel/events
+ *   await broadcastService.openStream(res, channel, { lastEventId: 41 });
+ */
+import type { ServerResponse } from "node:http";
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { ChannelHub, type StreamFormat } from "../src/channel-hub";
+import { loadConfig } from "../src/config";
+import type { HistoryPage } from "../src/history-store";
+import type { ChatMessage } from "../src/message";
+import { parseChannel } from "../src/message";
+import { PresenceTable, type ChannelCounts } from "../src/presence";
+import { SSE_HEADERS, sseEvent, sseRetry } from "../src/sse-frame";
+import { BROADCAST_GROUP, MESSAGE_EVENT } from "./ingest.service";
+
+export interface BroadcastSettings extends ServiceSettingSchema {
+	heartbeatMs: number;
+	retryMs: number;
+	/** retry hint sent when this node shuts down: clients come back (to another edge) quickly. */
+	shutdownRetryMs: number;
+	maxBufferedBytes: number;
+	/** How often changed subscriber counts are announced to the other nodes. */
+	presenceIntervalMs: number;
+}
+
+export interface OpenStreamOptions {
+	lastEventId?: number;
+	format?: StreamFormat;
+}
+
+interface BroadcastMethods {
+	openStream(res: ServerResponse, channel: string, options: OpenStreamOptions): Promise<void>;
+	announcePresence(channels: Iterable<string>): void;
+	notifyPresence(channel: string): void;
+}
+
+interface BroadcastVars {
+	hub: ChannelHub;
+	presence: PresenceTable;
+	changedChannels: Set<string>;
+	timers: NodeJS.Timeout[];
+}
+
+export type BroadcastService = Service<BroadcastSettings> & BroadcastMethods & BroadcastVars;
+
+const PRESENCE_EVENT = "broadcast.presence";
+const config = loadConfig(process.env);
+
+const BroadcastServiceSchema: ServiceSchema<BroadcastSettings, BroadcastMethods, BroadcastVars> = {
+	name: "broadcast",
+
+	settings: {
+		heartbeatMs: config.sseHeartbeatMs,
+		retryMs: config.sseRetryMs,
+		shutdownRetryMs: 250,
+		maxBufferedBytes: config.sseMaxBufferedBytes,
+		presenceIntervalMs: 500,
+	},
+
+	actions: {
+		/** This node's streams per channel (for operators). */
+		stats: {
+			visibility: "public",
+			handler() {
+				return { nodeID: this.broker.nodeID, channels: this.hub.stats() };
+			},
+		},
+
+		/** A channel's last seq and its subscribers over all broadcast nodes. */
+		channel: {
+			params: { channel: "string" },
+			async handler(ctx: Context<{ channel: string }>) {
+				const channel = parseChannel(ctx.params.channel);
+				const page = await ctx.call<HistoryPage, object>("history.range", { channel, limit: 0 });
+				return { channel, lastSeq: page.lastSeq, subscribers: this.presence.total(channel), byNode: this.presence.byNode(channel) };
+			},
+		},
+
+		/** Active channels with subscriber totals over all broadcast nodes. */
+		channels: {
+			visibility: "public",
+			handler() {
+				return this.presence.channelTotals();
+			},
+		},
+	},
+
+	events: {
+		[MESSAGE_EVENT]: {
+			group: BROADCAST_GROUP,
+			handler(ctx: Context<ChatMessage>) {
+				this.hub.deliver(ctx.params);
+			},
+		},
+
+		[PRESENCE_EVENT]: {
+			group: BROADCAST_GROUP,
+			handler(ctx: Context<{ nodeID: string; counts: ChannelCounts }>) {
+				if (ctx.params.nodeID === this.broker.nodeID) return;
+				this.presence.update(ctx.params.nodeID, ctx.params.counts);
+				for (const channel of Object.keys(ctx.params.counts)) this.notifyPresence(channel);
+			},
+		},
+
+		"$transporter.connected"(ctx: Context<{ wasReconnect: boolean }>) {
+			// Packets sent while we were away are lost: catch up from history, and re-announce our streams.
+			if (ctx.params.wasReconnect) this.hub.resyncAll();
+			this.announcePresence(this.hub.stats().map(s => s.channel));
+		},
+
+		"$node.connected"() {
+			this.announcePresence(this.hub.stats().map(s => s.channel));
+		},
+
+		"$node.disconnected"(ctx: Context<{ node: { id: string } }>) {
+			for (const channel of this.presence.removeNode(ctx.params.node.id)) this.notifyPresence(channel);
+		},
+	},
+
+	methods: {
+		/**
+		 * Serves one SSE stream until the client goes away. Rejects, with nothing written, when history
+		 * cannot answer (the caller sends the error); afterwards the response belongs to the hub.
+		 */
+		async openStream(res: ServerResponse, channel: string, options: OpenStreamOptions): Promise<void> {
+			res.socket?.setNoDelay(true);
+			res.socket?.setTimeout(0);
+			const format = options.format ?? "chatcast";
+			await this.hub.subscribe(channel, res, {
+				lastEventId: options.lastEventId,
+				format,
+				onOpen: () => {
+					res.writeHead(200, SSE_HEADERS);
+					res.write(sseRetry(this.settings.retryMs));
+					if (format === "chatcast") {
+						res.write(sseEvent({ event: "presence", data: JSON.stringify({ subscribers: this.presence.total(channel) }) }));
+					}
+				},
+			});
+		},
+
+		/** Tells the other broadcast nodes our counts for these channels (0 = none left). */
+		announcePresence(channels: Iterable<string>): void {
+			const counts: ChannelCounts = {};
+			for (const channel of channels) counts[channel] = this.hub.subscriberCount(channel);
+			if (Object.keys(counts).length === 0) return;
+			this.broker.broadcast(PRESENCE_EVENT, { nodeID: this.broker.nodeID, counts }, { groups: [BROADCAST_GROUP] })
+				.catch((err: Error) => this.logger.warn("Presence announcement failed:", err.message));
+		},
+
+		notifyPresence(channel: string): void {
+			this.hub.notify(channel, "presence", { subscribers: this.presence.total(channel) });
+		},
+	},
+
+	created() {
+		this.presence = new PresenceTable();
+		this.changedChannels = new Set();
+		this.timers = [];
+		this.hub = new ChannelHub({
+			fetchHistory: (channel, after, limit) => this.broker.call<HistoryPage, object>("history.range", { channel, after, limit }),
+			maxBufferedBytes: this.settings.maxBufferedBytes,
+			hooks: {
+				subscribersChanged: (channel, count) => {
+					this.presence.update(this.broker.nodeID, { [channel]: count });
+					this.changedChannels.add(channel);
+				},
+				gapRepaired: (channel, fromSeq, toSeq) => this.logger.info(`Gap repaired on ${channel}: seq ${fromSeq}-${toSeq} from history`),
+				repairFailed: (channel, err) => this.logger.warn(`Gap repair on ${channel} failed, retrying:`, (err as Error).message),
+				slowSubscriberDropped: channel => this.logger.warn(`A subscriber of ${channel} could not keep up and was disconnected`),
+			},
+		});
+	},
+
+	started() {
+		this.timers.push(
+			setInterval(() => this.hub.heartbeat(), this.settings.heartbeatMs),
+			setInterval(() => {
+				if (this.changedChannels.size === 0) return;
+				const channels = [...this.changedChannels];
+				this.changedChannels.clear();
+				this.announcePresence(channels);
+				for (const channel of channels) this.notifyPresence(channel);
+			}, this.settings.presenceIntervalMs),
+		);
+		for (const timer of this.timers) timer.unref();
+	},
+
+	stopped() {
+		for (const timer of this.timers) clearInterval(timer);
+		// Ending every stream lets the HTTP server close; clients reconnect with Last-Event-ID elsewhere.
+		this.hub.closeAll(this.settings.shutdownRetryMs);
+	},
+};
+
+export default BroadcastServiceSchema;

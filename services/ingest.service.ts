@@ -1,0 +1,61 @@
+/**
+ * ingest — accepts a message: validates it, has history store and number it, then fans it out.
+ * A message is accepted (2xx) only once stored; nothing is broadcast that is not stored.
+ *
+ * @example
+ *   await ctx.call("ingest.publish", { channel, text: "hello", author: "ada", clientMsgId: "c-1" });
+ *   // → the stored message; ctx.meta.$statusCode is 201, or 200 for a repeated clientMsgId
+ */
+import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { loadConfig } from "../src/config";
+import { chatError } from "../src/errors";
+import type { AppendResult } from "../src/history-store";
+import { createDraft, type ChatMessage, type PublishInput } from "../src/message";
+
+export interface IngestSettings extends ServiceSettingSchema {
+	maxMessageBytes: number;
+}
+
+/** The event every broadcast node receives; only the `broadcast` group, so nothing else reacts twice. */
+export const MESSAGE_EVENT = "chat.message";
+export const BROADCAST_GROUP = "broadcast";
+
+const config = loadConfig(process.env);
+
+const IngestService: ServiceSchema<IngestSettings> = {
+	name: "ingest",
+
+	settings: {
+		maxMessageBytes: config.maxMessageBytes,
+	},
+
+	actions: {
+		publish: {
+			params: {
+				channel: "string",
+				text: "any",
+				author: "any|optional",
+				clientMsgId: "any|optional",
+			},
+			async handler(ctx: Context<PublishInput, { $statusCode?: number }>): Promise<ChatMessage> {
+				const draft = createDraft(ctx.params, this.settings);
+				let result: AppendResult;
+				try {
+					result = await ctx.call<AppendResult, typeof draft>("history.append", draft);
+				} catch (err) {
+					const e = err as { type?: string; message?: string };
+					if (e.type === "STORE_UNAVAILABLE") throw err;
+					throw chatError("STORE_UNAVAILABLE", { reason: e.message });
+				}
+				// A repeat is broadcast again too: broadcast nodes drop seqs they have, and it heals a lost packet.
+				// The message is stored, so a failed fan-out is not the client's failure: nodes repair from history.
+				await ctx.broadcast(MESSAGE_EVENT, result.message, { groups: [BROADCAST_GROUP] })
+					.catch((err: Error) => this.logger.warn("Fan-out of a stored message failed:", err.message));
+				ctx.meta.$statusCode = result.created ? 201 : 200;
+				return result.message;
+			},
+		},
+	},
+};
+
+export default IngestService;

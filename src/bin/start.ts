@@ -1,0 +1,64 @@
+/**
+ * Starts one Chatcast node: `npm start` (after `npm run build`), or pm2 via ecosystem.config.js.
+ *
+ * SERVICES picks the services this node runs (default: all). Without MQTT_URL it first starts the
+ * embedded MQTT broker, so a fresh machine needs no external service. When the node serves, it prints
+ * `CHATCAST_READY {"nodeID":…,"port":…}` and tells pm2 "ready" (wait_ready).
+ */
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { ServiceBroker } from "moleculer";
+import { createBrokerOptions } from "../../moleculer.config";
+import { loadConfig } from "../config";
+import { startEmbeddedBroker, type EmbeddedBroker } from "../embedded-broker";
+import { SERVICE_SCHEMAS } from "../../services";
+
+/** Longest a graceful stop may take before the process exits anyway (pm2's kill_timeout is above it). */
+const STOP_TIMEOUT_MS = 8000;
+
+async function main(): Promise<void> {
+	const config = loadConfig(process.env);
+
+	let embedded: EmbeddedBroker | undefined;
+	if (!config.mqttUrl) {
+		embedded = await startEmbeddedBroker(config.embeddedMqttPort);
+		const note = embedded.gotWantedPort ? "" : ` (port ${config.embeddedMqttPort} was taken, so a free one was chosen)`;
+		console.log(`MQTT_URL is not set: started the embedded MQTT broker at ${embedded.url}${note}.\n` +
+			`  Other nodes and the REPL join with MQTT_URL=${embedded.url}`);
+	}
+
+	const broker = new ServiceBroker(createBrokerOptions(config, config.mqttUrl ?? embedded?.url));
+	for (const name of config.services) broker.createService(SERVICE_SCHEMAS[name]);
+
+	let stopping = false;
+	const stop = (signal: string): void => {
+		if (stopping) return;
+		stopping = true;
+		broker.logger.info(`${signal} received: stopping (streams are told to reconnect elsewhere).`);
+		setTimeout(() => { broker.logger.error("Graceful stop took too long; exiting."); process.exit(1); }, STOP_TIMEOUT_MS).unref();
+		broker.stop()
+			.catch(err => broker.logger.error("Stop failed:", err))
+			.finally(() => { embedded?.stop(); process.exit(0); });
+	};
+	process.on("SIGINT", () => stop("SIGINT"));
+	process.on("SIGTERM", () => stop("SIGTERM"));
+
+	try {
+		await broker.start();
+	} catch (err) {
+		embedded?.stop();
+		throw err;
+	}
+
+	const api = broker.getLocalService("api") as unknown as { server?: Server } | undefined;
+	const address = api?.server?.address() as AddressInfo | null | undefined;
+	const ready = { nodeID: broker.nodeID, port: address?.port ?? null, services: config.services };
+	console.log(`CHATCAST_READY ${JSON.stringify(ready)}`);
+	if (address) broker.logger.info(`Chatcast serves http://${config.host}:${address.port}/ (demo page, /api, SSE)`);
+	process.send?.("ready");
+}
+
+main().catch(err => {
+	console.error("Chatcast failed to start:", err instanceof Error ? err.message : err);
+	process.exit(1);
+});

@@ -1,0 +1,111 @@
+/**
+ * Chatcast's configuration, read once from environment variables.
+ * Every variable is listed in `.env.example` and in the README's configuration table.
+ *
+ * @example
+ *   const config = loadConfig(process.env);
+ *   config.historyLimit; // 1000 unless HISTORY_LIMIT says otherwise
+ */
+import path from "node:path";
+import fs from "node:fs";
+
+export const SERVICE_NAMES = ["api", "ingest", "history", "broadcast"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export interface ChatcastConfig {
+	/** HTTP port of the gateway (0 = any free port). */
+	port: number;
+	/** Address the gateway listens on. */
+	host: string;
+	/** Moleculer transporter URL; undefined = start the embedded MQTT broker. */
+	mqttUrl?: string;
+	/** Port the embedded broker tries first (it falls back to a free port if taken). */
+	embeddedMqttPort: number;
+	/** Redis URL for history; undefined = in-memory history (single process only). */
+	redisUrl?: string;
+	/** Moleculer namespace; also the Redis key prefix, so several deployments can share a broker and a Redis. */
+	namespace: string;
+	/** Unique node id; undefined lets Moleculer pick `<hostname>-<pid>`. */
+	nodeID?: string;
+	historyLimit: number;
+	historyTtlSeconds: number;
+	maxMessageBytes: number;
+	sseHeartbeatMs: number;
+	/** `retry:` hint sent when a stream opens. */
+	sseRetryMs: number;
+	/** A subscriber whose unsent data grows past this is disconnected (it resumes with Last-Event-ID). */
+	sseMaxBufferedBytes: number;
+	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+	services: ServiceName[];
+	/** Folder served as the demo page. */
+	publicDir: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+
+/** Parses and checks the environment; throws one error listing every bad variable. */
+export function loadConfig(env: Env): ChatcastConfig {
+	const problems: string[] = [];
+	const int = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+		const raw = env[name];
+		if (raw === undefined || raw.trim() === "") return fallback;
+		const value = Number(raw);
+		if (!Number.isInteger(value) || value < min || value > max) {
+			problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+			return fallback;
+		}
+		return value;
+	};
+	const text = (name: string): string | undefined => {
+		const raw = env[name]?.trim();
+		return raw ? raw : undefined;
+	};
+
+	const logLevel = (text("LOG_LEVEL") ?? "info") as ChatcastConfig["logLevel"];
+	if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
+
+	const services = parseServices(text("SERVICES"), problems);
+
+	const config: ChatcastConfig = {
+		port: int("PORT", 3000, 0, 65535),
+		host: text("HOST") ?? "127.0.0.1",
+		mqttUrl: text("MQTT_URL"),
+		embeddedMqttPort: int("EMBEDDED_MQTT_PORT", 1884, 0, 65535),
+		redisUrl: text("REDIS_URL"),
+		namespace: text("NAMESPACE") ?? "chatcast",
+		nodeID: text("NODE_ID"),
+		historyLimit: int("HISTORY_LIMIT", 1000, 1, 1_000_000),
+		historyTtlSeconds: int("HISTORY_TTL", 24 * 3600, 1),
+		maxMessageBytes: int("MAX_MESSAGE_BYTES", 4096, 1, 1024 * 1024),
+		sseHeartbeatMs: int("SSE_HEARTBEAT_MS", 15_000, 100),
+		sseRetryMs: int("SSE_RETRY_MS", 2000, 0),
+		sseMaxBufferedBytes: int("SSE_MAX_BUFFERED_BYTES", 1024 * 1024, 1024),
+		logLevel,
+		services,
+		publicDir: text("PUBLIC_DIR") ?? path.join(projectRoot(), "public"),
+	};
+	if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.namespace)) problems.push("NAMESPACE must be 1-64 letters, digits, '-' or '_'");
+	if (problems.length > 0) throw new Error(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+	return config;
+}
+
+function parseServices(raw: string | undefined, problems: string[]): ServiceName[] {
+	if (!raw || raw === "all") return [...SERVICE_NAMES];
+	const names = raw.split(",").map(s => s.trim()).filter(Boolean);
+	const unknown = names.filter(n => !(SERVICE_NAMES as readonly string[]).includes(n));
+	if (unknown.length > 0) problems.push(`SERVICES has unknown names: ${unknown.join(", ")} (known: ${SERVICE_NAMES.join(", ")})`);
+	return SERVICE_NAMES.filter(n => names.includes(n));
+}
+
+/** The folder holding package.json, whether we run from `src/` (tests) or `dist/src/` (built). */
+export function projectRoot(): string {
+	let dir = __dirname;
+	while (!fs.existsSync(path.join(dir, "package.json"))) {
+		const parent = path.dirname(dir);
+		if (parent === dir) throw new Error("package.json not found above " + __dirname);
+		dir = parent;
+	}
+	return dir;
+}

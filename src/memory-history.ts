@@ -1,0 +1,69 @@
+/**
+ * In-memory history with the same contract as RedisHistory.
+ * For development and tests only: it lives in one process, so only that process's history service sees it.
+ */
+import type { ChatMessage, MessageDraft } from "./message";
+import type { AppendResult, HistoryPage, HistoryStore, HistoryStoreOptions } from "./history-store";
+
+interface ChannelLog {
+	lastSeq: number;
+	messages: ChatMessage[];
+	expiresAt: number;
+	idempotent: Map<string, { message: ChatMessage; expiresAt: number }>;
+}
+
+export class MemoryHistory implements HistoryStore {
+	private readonly channels = new Map<string, ChannelLog>();
+
+	constructor(private readonly options: HistoryStoreOptions, private readonly now: () => number = Date.now) {}
+
+	async append(draft: MessageDraft): Promise<AppendResult> {
+		const log = this.channel(draft.channel);
+		const now = this.now();
+		if (draft.clientMsgId !== undefined) {
+			const seen = log.idempotent.get(draft.clientMsgId);
+			if (seen && seen.expiresAt > now) return { message: seen.message, created: false };
+		}
+		const message: ChatMessage = { seq: ++log.lastSeq, ...draft };
+		log.messages.push(message);
+		if (log.messages.length > this.options.limit) log.messages.splice(0, log.messages.length - this.options.limit);
+		log.expiresAt = now + this.options.ttlSeconds * 1000;
+		if (draft.clientMsgId !== undefined) {
+			log.idempotent.set(draft.clientMsgId, { message, expiresAt: now + this.options.idempotencySeconds * 1000 });
+		}
+		return { message, created: true };
+	}
+
+	async range(channel: string, after: number, limit: number): Promise<HistoryPage> {
+		const log = this.channel(channel);
+		const oldestSeq = log.messages[0]?.seq ?? log.lastSeq + 1;
+		const start = Math.max(0, after + 1 - oldestSeq);
+		return { messages: log.messages.slice(start, start + limit), oldestSeq, lastSeq: log.lastSeq };
+	}
+
+	async purge(channel: string): Promise<number> {
+		const log = this.channel(channel);
+		const count = log.messages.length;
+		log.messages = [];
+		return count;
+	}
+
+	async ping(): Promise<void> {}
+
+	async close(): Promise<void> {
+		this.channels.clear();
+	}
+
+	/** The channel's log with expired messages and idempotency keys dropped (seq survives, as in Redis). */
+	private channel(channel: string): ChannelLog {
+		const now = this.now();
+		let log = this.channels.get(channel);
+		if (!log) {
+			log = { lastSeq: 0, messages: [], expiresAt: 0, idempotent: new Map() };
+			this.channels.set(channel, log);
+		}
+		if (log.messages.length > 0 && log.expiresAt <= now) log.messages = [];
+		for (const [key, entry] of log.idempotent) if (entry.expiresAt <= now) log.idempotent.delete(key);
+		return log;
+	}
+}
