@@ -56,8 +56,7 @@ export class RedisHistory implements HistoryStore {
 
 	constructor(url: string, private readonly options: RedisHistoryOptions) {
 		this.redis = new Redis(url, {
-			// Fail fast instead of queueing: a publish must be answered 503 when Redis is away, not hang.
-			enableOfflineQueue: false,
+			// Fail fast: a publish must be answered 503 within a couple of seconds when Redis is away, not hang.
 			maxRetriesPerRequest: 1,
 			commandTimeout: 2000,
 			retryStrategy: times => Math.min(times * 200, 2000),
@@ -108,7 +107,8 @@ export class RedisHistory implements HistoryStore {
 	}
 
 	async close(): Promise<void> {
-		await this.redis.quit().catch(() => this.redis.disconnect());
+		if (this.redis.status === "ready") await this.redis.quit().catch(() => undefined);
+		this.redis.disconnect();
 	}
 
 	private keys(channel: string): { seq: string; log: string; idem: string } {

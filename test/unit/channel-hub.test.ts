@@ -1,0 +1,243 @@
+/**
+ * The broadcast node's delivery: replay/live merge, gap repair ordering, resets, slow subscribers.
+ * History is a real MemoryHistory; streams are in-memory sinks read with a real SSE parser.
+ */
+import { randomUUID } from "node:crypto";
+import { PassThrough } from "node:stream";
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { ChannelHub, type ChannelHubOptions, type FetchHistory } from "../../src/channel-hub";
+import { MemoryHistory } from "../../src/memory-history";
+import type { ChatMessage } from "../../src/message";
+import { waitFor } from "../support/node-process";
+
+class TestSink extends PassThrough {
+	events: EventSourceMessage[] = [];
+	writes = 0;
+	retry?: number;
+
+	constructor(read = true) {
+		super({ highWaterMark: 1024 });
+		const parser = createParser({ onEvent: e => this.events.push(e), onRetry: ms => { this.retry = ms; } });
+		if (read) this.on("data", (chunk: Buffer) => parser.feed(chunk.toString()));
+	}
+
+	override write(chunk: Buffer | string): boolean {
+		this.writes++;
+		return super.write(chunk);
+	}
+
+	get seqs(): number[] {
+		return this.events.filter(e => e.event === "message").map(e => Number(e.id));
+	}
+}
+
+function setup(limit = 100, options: Partial<ChannelHubOptions> = {}) {
+	const store = new MemoryHistory({ limit, ttlSeconds: 3600, idempotencySeconds: 600 });
+	const channel = randomUUID();
+	const fetches: Array<[number, number]> = [];
+	const fetchHistory: FetchHistory = (c, after, l) => { fetches.push([after, l]); return store.range(c, after, l); };
+	const hub = new ChannelHub({ fetchHistory, repairRetryMs: 10, ...options });
+	const append = async (text = "x"): Promise<ChatMessage> =>
+		(await store.append({ id: randomUUID(), channel, author: "a", text, sentAt: new Date().toISOString() })).message;
+	return { store, channel, hub, append, fetches };
+}
+
+const tick = (): Promise<void> => new Promise(r => setImmediate(r));
+
+describe("ChannelHub", () => {
+	test("live subscribers get each message once, in order, framed as SSE", async () => {
+		const { hub, channel, append } = setup();
+		const sink = new TestSink();
+		await hub.subscribe(channel, sink);
+		const first = await append("m0");
+		hub.deliver(first);
+		hub.deliver(await append("m1"));
+		hub.deliver(first); // a duplicate
+		hub.deliver(await append("m2"));
+		await waitFor(() => sink.seqs.length === 3);
+		await tick();
+		expect(sink.seqs).toEqual([1, 2, 3]);
+		expect(JSON.parse(sink.events[0].data)).toMatchObject({ seq: 1, text: "m0", channel });
+	});
+
+	test("messages of one tick are coalesced into one write per subscriber, same bytes for all", async () => {
+		const { hub, channel, append } = setup();
+		const a = new TestSink();
+		const b = new TestSink();
+		await hub.subscribe(channel, a);
+		await hub.subscribe(channel, b);
+		const messages = [await append(), await append(), await append()];
+		const [writesA, writesB] = [a.writes, b.writes];
+		for (const m of messages) hub.deliver(m);
+		await tick();
+		expect(a.writes - writesA).toBe(1);
+		expect(b.writes - writesB).toBe(1);
+		await waitFor(() => a.seqs.length === 3 && b.seqs.length === 3);
+		expect(a.events).toEqual(b.events);
+	});
+
+	test("Last-Event-ID replays what was missed, then continues live", async () => {
+		const { hub, channel, append } = setup();
+		for (let i = 0; i < 5; i++) await append();
+		const sink = new TestSink();
+		await hub.subscribe(channel, sink, { lastEventId: 2 });
+		hub.deliver(await append());
+		await waitFor(() => sink.seqs.length === 4);
+		expect(sink.seqs).toEqual([3, 4, 5, 6]);
+	});
+
+	test("messages arriving during the replay are neither lost nor doubled", async () => {
+		const { store, channel, append } = setup();
+		for (let i = 0; i < 5; i++) await append();
+		let release!: () => void;
+		const gate = new Promise<void>(r => { release = r; });
+		const hub = new ChannelHub({ fetchHistory: async (c, after, limit) => { const page = await store.range(c, after, limit); await gate; return page; } });
+		const sink = new TestSink();
+		const subscribed = hub.subscribe(channel, sink, { lastEventId: 1 });
+		// Stored after history was read, delivered live while the replay waits.
+		const six = await append();
+		const seven = await append();
+		hub.deliver(six);
+		hub.deliver(seven);
+		release();
+		await subscribed;
+		hub.deliver(await append());
+		await waitFor(() => sink.seqs.length >= 7);
+		await tick();
+		expect(sink.seqs).toEqual([2, 3, 4, 5, 6, 7, 8]);
+	});
+
+	test("a replay longer than one page is read page by page", async () => {
+		const { hub, channel, append, fetches } = setup(100, { pageSize: 4 });
+		for (let i = 0; i < 10; i++) await append();
+		const sink = new TestSink();
+		await hub.subscribe(channel, sink, { lastEventId: 0 });
+		await waitFor(() => sink.seqs.length === 10);
+		expect(sink.seqs).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+		expect(fetches.length).toBeGreaterThanOrEqual(3);
+	});
+
+	test("an event that jumps ahead is held while the gap is fetched, then all go out in order", async () => {
+		const repaired: Array<[number, number]> = [];
+		const { hub, channel, append } = setup(100, { hooks: { gapRepaired: (_c, from, to) => repaired.push([from, to]) } });
+		const sink = new TestSink();
+		await hub.subscribe(channel, sink);
+		hub.deliver(await append());
+		await append(); // seq 2: its packet was lost
+		await append(); // seq 3: lost too
+		hub.deliver(await append()); // seq 4 arrives
+		hub.deliver(await append()); // seq 5
+		await waitFor(() => sink.seqs.length === 5);
+		await tick();
+		expect(sink.seqs).toEqual([1, 2, 3, 4, 5]);
+		expect(repaired[0]).toEqual([2, expect.any(Number)]);
+	});
+
+	test("a failed repair is retried until history answers", async () => {
+		const { store, channel, append } = setup();
+		let failures = 2;
+		const failed: string[] = [];
+		const hub = new ChannelHub({
+			repairRetryMs: 10,
+			fetchHistory: async (c, after, limit) => {
+				if (after > 0 && failures-- > 0) throw new Error("history down");
+				return store.range(c, after, limit);
+			},
+			hooks: { repairFailed: c => failed.push(c) },
+		});
+		const sink = new TestSink();
+		await hub.subscribe(channel, sink);
+		hub.deliver(await append());
+		await append();
+		hub.deliver(await append());
+		await waitFor(() => sink.seqs.length === 3, 5000);
+		expect(sink.seqs).toEqual([1, 2, 3]);
+		expect(failed).toHaveLength(2);
+	});
+
+	test("a Last-Event-ID older than the retained window gets event: reset first", async () => {
+		const { hub, channel, append } = setup(5);
+		for (let i = 0; i < 10; i++) await append();
+		const sink = new TestSink();
+		await hub.subscribe(channel, sink, { lastEventId: 2 });
+		await waitFor(() => sink.seqs.length === 5);
+		expect(sink.events[0]).toMatchObject({ event: "reset" });
+		expect(JSON.parse(sink.events[0].data)).toEqual({ oldestSeq: 6, lastSeq: 10 });
+		expect(sink.seqs).toEqual([6, 7, 8, 9, 10]);
+	});
+
+	test("a Last-Event-ID ahead of history (store restarted) gets reset and the retained messages", async () => {
+		const { hub, channel, append } = setup();
+		await append();
+		await append();
+		const sink = new TestSink();
+		await hub.subscribe(channel, sink, { lastEventId: 50 });
+		await waitFor(() => sink.seqs.length === 2);
+		expect(sink.events[0].event).toBe("reset");
+		expect(sink.seqs).toEqual([1, 2]);
+	});
+
+	test("resyncAll catches up channels whose packets were lost", async () => {
+		const { hub, channel, append } = setup();
+		const sink = new TestSink();
+		await hub.subscribe(channel, sink);
+		await append();
+		await append();
+		hub.resyncAll();
+		await waitFor(() => sink.seqs.length === 2);
+		expect(sink.seqs).toEqual([1, 2]);
+	});
+
+	test("a subscriber that cannot keep up is disconnected; the others are not slowed", async () => {
+		const dropped: string[] = [];
+		const { hub, channel, append } = setup(1000, { maxBufferedBytes: 8 * 1024, hooks: { slowSubscriberDropped: c => dropped.push(c) } });
+		const stuck = new TestSink(false); // nobody reads it
+		const healthy = new TestSink();
+		await hub.subscribe(channel, stuck);
+		await hub.subscribe(channel, healthy);
+		for (let i = 0; i < 100; i++) hub.deliver(await append("y".repeat(500)));
+		await waitFor(() => healthy.seqs.length === 100);
+		expect(stuck.destroyed).toBe(true);
+		expect(dropped).toEqual([channel]);
+		expect(hub.subscriberCount(channel)).toBe(1);
+	});
+
+	test("closed streams are forgotten; an empty channel is dropped", async () => {
+		const { hub, channel } = setup();
+		const sink = new TestSink();
+		await hub.subscribe(channel, sink);
+		expect(hub.stats()).toEqual([{ channel, subscribers: 1 }]);
+		sink.destroy();
+		await waitFor(() => hub.stats().length === 0);
+	});
+
+	test("history down at subscribe: it rejects and registers nothing", async () => {
+		const hub = new ChannelHub({ fetchHistory: async () => { throw new Error("down"); } });
+		const channel = randomUUID();
+		let opened = false;
+		await expect(hub.subscribe(channel, new TestSink(), { onOpen: () => { opened = true; } })).rejects.toThrow("down");
+		expect(opened).toBe(false);
+		expect(hub.stats()).toEqual([]);
+	});
+
+	test("closeAll sends a short retry and ends every stream", async () => {
+		const { hub, channel } = setup();
+		const sink = new TestSink();
+		await hub.subscribe(channel, sink);
+		hub.closeAll(250);
+		await new Promise(r => sink.once("end", r));
+		expect(sink.retry).toBe(250);
+		await expect(hub.subscribe(channel, new TestSink())).rejects.toThrow(/closed/);
+	});
+
+	test("legacy streams carry the original system's message shape", async () => {
+		const { hub, channel, append } = setup();
+		const sink = new TestSink();
+		await hub.subscribe(channel, sink, { format: "legacy" });
+		hub.deliver(await append("old client"));
+		await waitFor(() => sink.events.length === 1);
+		expect(sink.events[0].id).toBe("1");
+		expect(sink.events[0].event).toBeUndefined();
+		expect(JSON.parse(sink.events[0].data)).toEqual({ id: expect.any(String), userId: "a", message: "old client" });
+	});
+});
