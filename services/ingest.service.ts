@@ -33,7 +33,8 @@ const IngestService: ServiceSchema<IngestSettings> = {
 		publish: {
 			params: {
 				channel: "string",
-				text: "any",
+				// Checked by createDraft, so a missing text is EMPTY_MESSAGE like an empty one.
+				text: "any|optional",
 				author: "any|optional",
 				clientMsgId: "any|optional",
 			},

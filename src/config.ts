@@ -86,7 +86,9 @@ export function loadConfig(env: Env): ChatcastConfig {
 		services,
 		publicDir: text("PUBLIC_DIR") ?? path.join(projectRoot(), "public"),
 	};
+	// Both end up in MQTT topic names, where "+", "#" and "/" would be wildcards or levels.
 	if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.namespace)) problems.push("NAMESPACE must be 1-64 letters, digits, '-' or '_'");
+	if (config.nodeID !== undefined && !/^[A-Za-z0-9_.-]{1,128}$/.test(config.nodeID)) problems.push("NODE_ID must be 1-128 letters, digits, '.', '-' or '_'");
 	if (problems.length > 0) throw new Error(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
 	return config;
 }

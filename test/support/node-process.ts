@@ -52,7 +52,7 @@ const running = new Set<ChildProcess>();
 process.once("exit", () => { for (const child of running) child.kill("SIGKILL"); });
 
 export async function startNode(options: NodeOptions): Promise<ChatcastNode> {
-	const nodeID = `${options.namespace}-${(options.services ?? ["all"]).join("+")}-${randomUUID().slice(0, 6)}`;
+	const nodeID = `${options.namespace}-${(options.services ?? ["all"]).join("_")}-${randomUUID().slice(0, 6)}`;
 	const child = spawn(process.execPath, [path.join(ROOT, "dist/src/bin/start.js")], {
 		cwd: ROOT,
 		env: {

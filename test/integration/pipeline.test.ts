@@ -1,0 +1,228 @@
+/**
+ * The whole message path with real processes: a gateway/ingest/history node and two broadcast edges,
+ * each its own OS process, over the real MQTT broker (Mosquitto) and real Redis.
+ */
+import { randomUUID } from "node:crypto";
+import { ServiceBroker } from "moleculer";
+import { get, post, publishMany } from "../support/http";
+import { MQTT_URL, startNode, uniqueNamespace, waitFor, type ChatcastNode } from "../support/node-process";
+import { openStream, type TestStream } from "../support/sse-client";
+import type { ChatMessage } from "../../src/message";
+
+const HISTORY_LIMIT = 20;
+const namespace = uniqueNamespace("pipeline");
+let core: ChatcastNode;
+let edgeA: ChatcastNode;
+let edgeB: ChatcastNode;
+/** A node of the test's own, on the same transporter: it checks the cluster and calls services directly. */
+let observer: ServiceBroker;
+const streams: TestStream[] = [];
+
+async function stream(node: ChatcastNode, channel: string, lastEventId?: number): Promise<TestStream> {
+	const s = await openStream(`${node.baseUrl}/api/channels/${channel}/events`, { lastEventId });
+	streams.push(s);
+	expect(s.status).toBe(200);
+	return s;
+}
+
+const seqs = (messages: ChatMessage[]): number[] => messages.map(m => m.seq);
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+beforeAll(async () => {
+	const env = { HISTORY_LIMIT: String(HISTORY_LIMIT) };
+	[core, edgeA, edgeB] = await Promise.all([
+		startNode({ namespace, services: ["api", "ingest", "history"], env }),
+		startNode({ namespace, services: ["api", "broadcast"], env }),
+		startNode({ namespace, services: ["api", "broadcast"], env }),
+	]);
+	observer = new ServiceBroker({ namespace, nodeID: `${namespace}-observer`, transporter: MQTT_URL, logger: false });
+	await observer.start();
+	// The core must know both edges before it publishes, or it would broadcast to one only.
+	await waitFor(async () => {
+		const nodes = await observer.call<Array<{ id: string; available: boolean }>, object>("$node.list", {}, { nodeID: core.nodeID });
+		return [edgeA.nodeID, edgeB.nodeID].every(id => nodes.some(n => n.id === id && n.available));
+	}, 20_000, "the core to discover both edges");
+	// …and each edge must reach history before it can open streams.
+	for (const edge of [edgeA, edgeB]) {
+		await waitFor(async () => (await get(`${edge.baseUrl}/api/channels/${randomUUID()}`)).status === 200, 20_000, "the edges to discover history");
+	}
+}, 60_000);
+
+afterAll(async () => {
+	for (const s of streams) s.close();
+	await observer?.stop();
+	await Promise.all([core, edgeA, edgeB].filter(Boolean).map(node => node.stop()));
+});
+
+describe("publish → history → MQTT → SSE on two broadcast nodes", () => {
+	test("every subscriber on each edge gets every message exactly once, in order", async () => {
+		const channel = randomUUID();
+		const subscribers = [await stream(edgeA, channel), await stream(edgeA, channel), await stream(edgeB, channel), await stream(edgeB, channel)];
+		const sent = await publishMany(core.baseUrl, channel, 30);
+		expect(seqs(sent)).toEqual(range(1, 30));
+		for (const s of subscribers) {
+			await s.waitForMessages(30);
+			expect(seqs(s.messages)).toEqual(range(1, 30));
+			expect(s.messages.map(m => m.text)).toEqual(sent.map(m => m.text));
+		}
+		// Nothing more arrives later (no duplicates in flight).
+		await new Promise(r => setTimeout(r, 300));
+		for (const s of subscribers) expect(s.messages).toHaveLength(30);
+	});
+
+	test("streams answer with SSE headers, a retry hint and the subscriber count", async () => {
+		const channel = randomUUID();
+		const s = await stream(edgeA, channel);
+		expect(s.status).toBe(200);
+		expect(s.headers["content-type"]).toMatch(/^text\/event-stream/);
+		expect(s.headers["cache-control"]).toBe("no-cache, no-transform");
+		expect(s.headers["x-accel-buffering"]).toBe("no");
+		await waitFor(() => s.retry !== undefined);
+		expect(s.retry).toBe(2000);
+		const presence = await s.waitForEvent("presence");
+		expect(JSON.parse(presence.data)).toEqual({ subscribers: 1 });
+	});
+
+	test("a subscriber that reconnects with Last-Event-ID (to the other edge) gets exactly the missed ones", async () => {
+		const channel = randomUUID();
+		const first = await stream(edgeA, channel);
+		await publishMany(core.baseUrl, channel, 5);
+		await first.waitForMessages(5);
+		first.close();
+		const lastEventId = first.messages[first.messages.length - 1].seq;
+
+		await publishMany(core.baseUrl, channel, 4, "missed");
+		const again = await stream(edgeB, channel, lastEventId);
+		await again.waitForMessages(4);
+		await publishMany(core.baseUrl, channel, 1, "live");
+		await again.waitForMessages(5);
+		expect(seqs(again.messages)).toEqual(range(6, 10));
+		expect(again.messages.map(m => m.text)).toEqual(["missed1", "missed2", "missed3", "missed4", "live1"]);
+		expect(again.events.some(e => e.event === "reset")).toBe(false);
+	});
+
+	test("?lastEventId= works like the header", async () => {
+		const channel = randomUUID();
+		await publishMany(core.baseUrl, channel, 3);
+		const s = await openStream(`${edgeB.baseUrl}/api/channels/${channel}/events?lastEventId=1`);
+		streams.push(s);
+		await s.waitForMessages(2);
+		expect(seqs(s.messages)).toEqual([2, 3]);
+	});
+
+	test("a subscriber behind the retained window gets event: reset, then what is retained", async () => {
+		const channel = randomUUID();
+		await publishMany(core.baseUrl, channel, HISTORY_LIMIT + 5);
+		const s = await stream(edgeA, channel, 2);
+		await s.waitForMessages(HISTORY_LIMIT);
+		const reset = s.events.find(e => e.event === "reset");
+		expect(reset).toBeDefined();
+		expect(JSON.parse(reset!.data)).toEqual({ oldestSeq: 6, lastSeq: HISTORY_LIMIT + 5 });
+		expect(s.events.indexOf(reset!)).toBeLessThan(s.events.findIndex(e => e.event === "message"));
+		expect(seqs(s.messages)).toEqual(range(6, HISTORY_LIMIT + 5));
+	});
+
+	test("a message whose broadcast was lost is repaired from history, in order", async () => {
+		const channel = randomUUID();
+		const a = await stream(edgeA, channel);
+		const b = await stream(edgeB, channel);
+		await publishMany(core.baseUrl, channel, 1);
+		// Stored but never broadcast: as if its MQTT packet had been lost.
+		await observer.call("history.append", { id: randomUUID(), channel, author: "ghost", text: "lost packet", sentAt: new Date().toISOString() });
+		await publishMany(core.baseUrl, channel, 1, "after");
+		for (const s of [a, b]) {
+			await s.waitForMessages(3);
+			expect(seqs(s.messages)).toEqual([1, 2, 3]);
+			expect(s.messages[1].text).toBe("lost packet");
+		}
+	});
+
+	test("history API: ascending pages after a seq, bounded limit", async () => {
+		const channel = randomUUID().toUpperCase();
+		await publishMany(core.baseUrl, channel, 7);
+		const page = await get<{ channel: string; messages: ChatMessage[]; oldestSeq: number; lastSeq: number }>(
+			`${edgeA.baseUrl}/api/channels/${channel}/messages?after=2&limit=3`);
+		expect(page.status).toBe(200);
+		expect(page.body.channel).toBe(channel.toLowerCase());
+		expect(seqs(page.body.messages)).toEqual([3, 4, 5]);
+		expect(page.body).toMatchObject({ oldestSeq: 1, lastSeq: 7 });
+		expect(seqs((await get<{ messages: ChatMessage[] }>(`${core.baseUrl}/api/channels/${channel}/messages`)).body.messages)).toEqual(range(1, 7));
+		const tooMany = await get(`${core.baseUrl}/api/channels/${channel}/messages?limit=501`);
+		expect(tooMany.status).toBe(422);
+		expect(tooMany.body).toMatchObject({ code: 422, type: "VALIDATION_ERROR" });
+	});
+
+	test("a retried publish with the same clientMsgId answers 200 with the original", async () => {
+		const channel = randomUUID();
+		const url = `${core.baseUrl}/api/channels/${channel}/messages`;
+		const first = await post(url, { text: "once", clientMsgId: "retry-1" });
+		const again = await post(url, { text: "once", clientMsgId: "retry-1" });
+		expect(first.status).toBe(201);
+		expect(again.status).toBe(200);
+		expect(again.body).toEqual(first.body);
+		expect((await get<{ lastSeq: number }>(`${core.baseUrl}/api/channels/${channel}`)).body.lastSeq).toBe(1);
+	});
+
+	test("text/plain bodies are the message text", async () => {
+		const channel = randomUUID();
+		const answer = await post(`${core.baseUrl}/api/channels/${channel}/messages`, "plain\ntext");
+		expect(answer.status).toBe(201);
+		expect(answer.body).toMatchObject({ seq: 1, text: "plain\ntext", author: "anonymous" });
+	});
+});
+
+describe("the original system's routes", () => {
+	test("POST /chat/publish/:channel/:userId and GET /chat/receive/:channel", async () => {
+		const channel = randomUUID();
+		const legacy = await openStream(`${edgeA.baseUrl}/chat/receive/${channel}`);
+		streams.push(legacy);
+		const res = await fetch(`${core.baseUrl}/chat/publish/${channel}/olduser`, {
+			method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "hi from the old client",
+		});
+		expect(res.status).toBe(201);
+		await waitFor(() => legacy.events.length === 1);
+		expect(legacy.events[0].id).toBe("1");
+		expect(JSON.parse(legacy.events[0].data)).toEqual({ id: expect.any(String), userId: "olduser", message: "hi from the old client" });
+	});
+});
+
+describe("errors: status and JSON body with a stable type", () => {
+	const channel = randomUUID();
+	const cases: Array<[string, () => Promise<{ status: number; body: unknown }>, number, string]> = [
+		["invalid channel (publish)", () => post(`${core.baseUrl}/api/channels/not-a-uuid/messages`, { text: "x" }), 400, "INVALID_CHANNEL"],
+		["invalid channel (history)", () => get(`${core.baseUrl}/api/channels/not-a-uuid/messages`), 400, "INVALID_CHANNEL"],
+		["invalid channel (stream)", () => get(`${edgeA.baseUrl}/api/channels/not-a-uuid/events`), 400, "INVALID_CHANNEL"],
+		["bad Last-Event-ID", () => get(`${edgeA.baseUrl}/api/channels/${channel}/events`, { "Last-Event-ID": "abc" }), 400, "INVALID_LAST_EVENT_ID"],
+		["empty text", () => post(`${core.baseUrl}/api/channels/${channel}/messages`, { text: "  " }), 400, "EMPTY_MESSAGE"],
+		["missing text", () => post(`${core.baseUrl}/api/channels/${channel}/messages`, { author: "a" }), 400, "EMPTY_MESSAGE"],
+		["text too long", () => post(`${core.baseUrl}/api/channels/${channel}/messages`, { text: "x".repeat(4097) }), 413, "MESSAGE_TOO_LARGE"],
+		["body over limit", () => post(`${core.baseUrl}/api/channels/${channel}/messages`, { text: "x".repeat(20_000) }), 413, "BODY_TOO_LARGE"],
+		["wrong content type", () => post(`${core.baseUrl}/api/channels/${channel}/messages`, "<x/>", "application/xml"), 415, "UNSUPPORTED_MEDIA_TYPE"],
+		["malformed JSON", () => post(`${core.baseUrl}/api/channels/${channel}/messages`, "{oops", "application/json"), 400, "INVALID_JSON"],
+		["unknown route", () => get(`${core.baseUrl}/api/nothing-here`), 404, "NOT_FOUND"],
+		["unknown page", () => get(`${core.baseUrl}/nothing-here.html`), 404, "NOT_FOUND"],
+		["stream on a node without broadcast", () => get(`${core.baseUrl}/api/channels/${channel}/events`), 503, "SERVICE_UNAVAILABLE"],
+	];
+
+	test.each(cases)("%s", async (_name, request, status, type) => {
+		const answer = await request();
+		expect(answer.status).toBe(status);
+		expect(answer.body).toMatchObject({ name: expect.any(String), message: expect.any(String), code: status, type });
+	});
+
+	test("store down: publish and stream answer 503 STORE_UNAVAILABLE", async () => {
+		const ns = uniqueNamespace("storedown");
+		const broken = await startNode({ namespace: ns, env: { REDIS_URL: "redis://127.0.0.1:1" } });
+		try {
+			const ch = randomUUID();
+			const answer = await post(`${broken.baseUrl}/api/channels/${ch}/messages`, { text: "will not be accepted" });
+			expect(answer.status).toBe(503);
+			expect(answer.body).toMatchObject({ code: 503, type: "STORE_UNAVAILABLE" });
+			const events = await get(`${broken.baseUrl}/api/channels/${ch}/events`);
+			expect(events.status).toBe(503);
+			expect(events.body).toMatchObject({ code: 503, type: "STORE_UNAVAILABLE" });
+		} finally {
+			await broken.stop();
+		}
+	});
+});
