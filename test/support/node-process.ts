@@ -102,13 +102,13 @@ export async function startNode(options: NodeOptions): Promise<ChatcastNode> {
 }
 
 /** Polls until `check` returns a truthy value (or throws the last error after `timeoutMs`). */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = "condition"): Promise<T> {
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = "condition"): Promise<Exclude<T, false | null | undefined | 0 | "">> {
 	const deadline = Date.now() + timeoutMs;
 	let lastError: unknown;
 	for (;;) {
 		try {
 			const value = await check();
-			if (value) return value;
+			if (value) return value as Exclude<T, false | null | undefined | 0 | "">;
 		} catch (err) {
 			lastError = err;
 		}

@@ -11,7 +11,7 @@ import type { ChatMessage } from "../../src/message";
 function startBroker(history: object = HistoryService) {
 	const broker = new ServiceBroker({ logger: false, nodeID: `unit-${randomUUID().slice(0, 6)}` });
 	const received: { broadcast: ChatMessage[]; other: ChatMessage[] } = { broadcast: [], other: [] };
-	broker.createService({ mixins: [history], settings: { redisUrl: undefined } });
+	broker.createService({ name: "history", mixins: [history], settings: { redisUrl: undefined } });
 	broker.createService(IngestService);
 	broker.createService({ name: "broadcast", events: { "chat.message"(ctx: Context<ChatMessage>) { received.broadcast.push(ctx.params); } } });
 	broker.createService({ name: "audit", events: { "chat.message"(ctx: Context<ChatMessage>) { received.other.push(ctx.params); } } });
