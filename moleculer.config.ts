@@ -13,11 +13,16 @@ export function createBrokerOptions(config: ChatcastConfig, transporterUrl: stri
 		namespace: config.namespace,
 		nodeID: config.nodeID,
 
-		logger: {
-			type: "Console",
-			options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY, moduleColors: false },
-		},
+		// JSON lines (pino) in production, short readable lines in development.
+		logger: config.logFormat === "json"
+			? { type: "Pino", options: { level: config.logLevel } }
+			: { type: "Console", options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY, moduleColors: false } },
 		logLevel: config.logLevel,
+
+		// Moleculer's built-in metrics plus Chatcast's (src/metrics.ts), scraped at http://<host>:<metricsPort>/metrics.
+		metrics: config.metricsPort === undefined
+			? { enabled: false }
+			: { enabled: true, reporter: [{ type: "Prometheus", options: { port: config.metricsPort, path: "/metrics" } }] },
 
 		// The MQTT transporter: QoS 0 like every Moleculer transporter; lost packets are repaired from history.
 		// Moleculer resolves a "mqtt://…" URL to its MQTT transporter; its typings list only transporter names.

@@ -6,8 +6,9 @@
  *   curl -X POST localhost:3000/api/channels/$C/messages -H 'Content-Type: application/json' -d '{"text":"hi"}'
  *   curl -N localhost:3000/api/channels/$C/events
  */
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Context, ServiceSchema } from "moleculer";
+import type { CallingOptions, Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import type { StreamFormat } from "../src/channel-hub";
 import { loadConfig } from "../src/config";
@@ -20,6 +21,9 @@ interface GatewayRequest extends IncomingMessage {
 	$params: Record<string, unknown>;
 	body?: unknown;
 }
+
+/** An X-Request-ID we accept from a client (or proxy); anything else is replaced by a new id. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const config = loadConfig(process.env);
 
@@ -44,6 +48,7 @@ function textBodyAsParam(req: GatewayRequest): void {
 interface ApiMethods {
 	streamChannel(req: GatewayRequest, res: ServerResponse, format: StreamFormat): Promise<void>;
 	sendChatError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
+	logRequestOnce(req: GatewayRequest, res: ServerResponse, requestID: string): void;
 }
 
 const ApiService: ServiceSchema<ApiSettingsSchema> = {
@@ -53,9 +58,18 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
 	settings: {
 		port: config.port,
 		ip: config.host,
-		// One log line per request comes from our own logging; moleculer-web's would repeat it.
+		// One log line per request comes from logRequestOnce; moleculer-web's own would repeat it.
 		logRequest: "debug",
 		logResponse: "debug",
+
+		/** Every request gets a request id (the client's X-Request-ID if sane): it is the Moleculer context's requestID. */
+		// moleculer-web calls a function here; its typings only know the object form.
+		rootCallOptions: function (this: ApiMethods, options: { requestID?: string }, req: GatewayRequest, res: ServerResponse) {
+			const requestID = options.requestID && REQUEST_ID.test(options.requestID) ? options.requestID : randomUUID();
+			options.requestID = requestID;
+			res.setHeader("X-Request-ID", requestID);
+			this.logRequestOnce(req, res, requestID);
+		} as unknown as CallingOptions,
 
 		routes: [
 			{
@@ -72,6 +86,8 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
 						void this.streamChannel(req, res, "chatcast");
 					},
 					"GET channels/:channel": "broadcast.channel",
+					"GET health": "api.health",
+					"GET ready": "api.ready",
 				},
 				onBeforeCall(_ctx: Context, _route: unknown, req: GatewayRequest) {
 					if (req.method === "POST" && !["application/json", "text/plain"].includes(mediaType(req))) {
@@ -113,7 +129,51 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
 		},
 	},
 
+	actions: {
+		/** Liveness: the process answers. */
+		health: {
+			visibility: "published",
+			handler() {
+				return { status: "ok", nodeID: this.broker.nodeID, uptimeSeconds: Math.round(process.uptime()) };
+			},
+		},
+
+		/** Readiness: the transporter is connected and history (Redis) answers; 503 NOT_READY with the reasons otherwise. */
+		ready: {
+			visibility: "published",
+			async handler(ctx: Context) {
+				const checks: Record<string, string> = {};
+				const transit = this.broker.transit as { connected?: boolean } | undefined;
+				checks.transporter = transit?.connected ? "ok" : "not connected";
+				try {
+					const ping = await ctx.call<{ store: string }, object>("history.ping", {}, { timeout: 3000 });
+					checks.history = `ok (${ping.store})`;
+				} catch (err) {
+					checks.history = (err as Error).message;
+				}
+				const ready = checks.transporter === "ok" && checks.history.startsWith("ok");
+				if (!ready) throw chatError("NOT_READY", { checks });
+				return { status: "ready", nodeID: this.broker.nodeID, checks };
+			},
+		},
+	},
+
 	methods: {
+		/** One line per request when it is done (a stream: when it closes), with route, status, duration and request id. */
+		logRequestOnce(req: GatewayRequest, res: ServerResponse, requestID: string): void {
+			const started = process.hrtime.bigint();
+			res.once("close", () => {
+				const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+				const alias = (req as { $alias?: { fullPath?: string } }).$alias;
+				const route = alias?.fullPath ?? (res.statusCode === 404 ? "-" : "static");
+				const entry = { method: req.method, route, path: req.url, status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10, requestID };
+				const line = `${entry.method} ${entry.path} ${entry.status} ${entry.durationMs}ms`;
+				// pino merges a leading object into the JSON line; people read the short line.
+				if (config.logFormat === "json") this.logger.info(entry, line);
+				else this.logger.info(`${line} [${requestID}]`);
+			});
+		},
+
 		/** Hands the response to this node's broadcast service; errors before the stream opens are JSON. */
 		async streamChannel(req: GatewayRequest, res: ServerResponse, format: StreamFormat): Promise<void> {
 			try {

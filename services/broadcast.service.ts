@@ -14,6 +14,7 @@ import { loadConfig } from "../src/config";
 import type { HistoryPage } from "../src/history-store";
 import type { ChatMessage } from "../src/message";
 import { parseChannel } from "../src/message";
+import { METRIC, registerChatMetrics } from "../src/metrics";
 import { PresenceTable, type ChannelCounts } from "../src/presence";
 import { SSE_HEADERS, sseEvent, sseRetry } from "../src/sse-frame";
 import { BROADCAST_GROUP, MESSAGE_EVENT } from "./ingest.service";
@@ -26,6 +27,8 @@ export interface BroadcastSettings extends ServiceSettingSchema {
 	maxBufferedBytes: number;
 	/** How often changed subscriber counts are announced to the other nodes. */
 	presenceIntervalMs: number;
+	/** How often served channels are compared with history's last seqs (catches a lost last message). */
+	resyncMs: number;
 }
 
 export interface OpenStreamOptions {
@@ -37,6 +40,7 @@ interface BroadcastMethods {
 	openStream(res: ServerResponse, channel: string, options: OpenStreamOptions): Promise<void>;
 	announcePresence(channels: Iterable<string>): void;
 	notifyPresence(channel: string): void;
+	checkHeads(): Promise<void>;
 }
 
 interface BroadcastVars {
@@ -49,6 +53,8 @@ interface BroadcastVars {
 export type BroadcastService = Service<BroadcastSettings> & BroadcastMethods & BroadcastVars;
 
 const PRESENCE_EVENT = "broadcast.presence";
+/** Channels per history.heads call (the action's limit). */
+const HEADS_BATCH = 1000;
 const config = loadConfig(process.env);
 
 const BroadcastServiceSchema: ServiceSchema<BroadcastSettings, BroadcastMethods, BroadcastVars> = {
@@ -60,6 +66,7 @@ const BroadcastServiceSchema: ServiceSchema<BroadcastSettings, BroadcastMethods,
 		shutdownRetryMs: 250,
 		maxBufferedBytes: config.sseMaxBufferedBytes,
 		presenceIntervalMs: 500,
+		resyncMs: config.sseResyncMs,
 	},
 
 	actions: {
@@ -153,6 +160,19 @@ const BroadcastServiceSchema: ServiceSchema<BroadcastSettings, BroadcastMethods,
 				.catch((err: Error) => this.logger.warn("Presence announcement failed:", err.message));
 		},
 
+		/** Asks history for the last seq of every served channel and repairs the channels that are behind. */
+		async checkHeads(): Promise<void> {
+			const channels = this.hub.servedChannels();
+			for (let i = 0; i < channels.length; i += HEADS_BATCH) {
+				try {
+					this.hub.catchUp(await this.broker.call<Record<string, number>, object>("history.heads", { channels: channels.slice(i, i + HEADS_BATCH) }));
+				} catch (err) {
+					this.logger.debug("Heads check failed:", (err as Error).message);
+					return;
+				}
+			}
+		},
+
 		notifyPresence(channel: string): void {
 			this.hub.notify(channel, "presence", { subscribers: this.presence.total(channel) });
 		},
@@ -162,6 +182,8 @@ const BroadcastServiceSchema: ServiceSchema<BroadcastSettings, BroadcastMethods,
 		this.presence = new PresenceTable();
 		this.changedChannels = new Set();
 		this.timers = [];
+		const metrics = this.broker.metrics;
+		registerChatMetrics(metrics, [METRIC.SSE_CONNECTIONS, METRIC.DELIVERED, METRIC.PUBLISH_TO_DELIVER, METRIC.GAP_REPAIRS]);
 		this.hub = new ChannelHub({
 			fetchHistory: (channel, after, limit) => this.broker.call<HistoryPage, object>("history.range", { channel, after, limit }),
 			maxBufferedBytes: this.settings.maxBufferedBytes,
@@ -169,8 +191,17 @@ const BroadcastServiceSchema: ServiceSchema<BroadcastSettings, BroadcastMethods,
 				subscribersChanged: (channel, count) => {
 					this.presence.update(this.broker.nodeID, { [channel]: count });
 					this.changedChannels.add(channel);
+					metrics.set(METRIC.SSE_CONNECTIONS, this.hub.totalSubscribers);
 				},
-				gapRepaired: (channel, fromSeq, toSeq) => this.logger.info(`Gap repaired on ${channel}: seq ${fromSeq}-${toSeq} from history`),
+				delivered: (message, subscribers) => {
+					if (subscribers === 0) return;
+					metrics.increment(METRIC.DELIVERED, undefined, subscribers);
+					metrics.observe(METRIC.PUBLISH_TO_DELIVER, (Date.now() - Date.parse(message.sentAt)) / 1000);
+				},
+				gapRepaired: (channel, fromSeq, toSeq) => {
+					metrics.increment(METRIC.GAP_REPAIRS);
+					this.logger.info(`Gap repaired on ${channel}: seq ${fromSeq}-${toSeq} from history`);
+				},
 				repairFailed: (channel, err) => this.logger.warn(`Gap repair on ${channel} failed, retrying:`, (err as Error).message),
 				slowSubscriberDropped: channel => this.logger.warn(`A subscriber of ${channel} could not keep up and was disconnected`),
 			},
@@ -180,6 +211,7 @@ const BroadcastServiceSchema: ServiceSchema<BroadcastSettings, BroadcastMethods,
 	started() {
 		this.timers.push(
 			setInterval(() => this.hub.heartbeat(), this.settings.heartbeatMs),
+			setInterval(() => void this.checkHeads(), this.settings.resyncMs),
 			setInterval(() => {
 				if (this.changedChannels.size === 0) return;
 				const channels = [...this.changedChannels];

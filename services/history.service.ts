@@ -12,6 +12,7 @@ import { chatError } from "../src/errors";
 import { IDEMPOTENCY_SECONDS, type HistoryStore } from "../src/history-store";
 import { MemoryHistory } from "../src/memory-history";
 import { parseChannel, type MessageDraft } from "../src/message";
+import { METRIC, registerChatMetrics } from "../src/metrics";
 import { RedisHistory } from "../src/redis-history";
 
 export interface HistorySettings extends ServiceSettingSchema {
@@ -71,6 +72,16 @@ const HistoryService: ServiceSchema<HistorySettings, HistoryMethods, HistoryVars
 			},
 		},
 
+		/** Last seq per channel; broadcast nodes compare it with what they delivered, to catch a lost last message. */
+		heads: {
+			visibility: "public",
+			params: { channels: { type: "array", items: "string", max: 1000 } },
+			async handler(ctx: Context<{ channels: string[] }>) {
+				const channels = ctx.params.channels.map(parseChannel);
+				return this.guard(() => this.store.lastSeqs(channels));
+			},
+		},
+
 		purge: {
 			visibility: "public",
 			params: { channel: "string" },
@@ -95,6 +106,7 @@ const HistoryService: ServiceSchema<HistorySettings, HistoryMethods, HistoryVars
 			try {
 				return await work();
 			} catch (err) {
+				this.broker.metrics.increment(METRIC.HISTORY_ERRORS);
 				this.logger.warn("History store failed:", (err as Error).message);
 				throw chatError("STORE_UNAVAILABLE", { reason: (err as Error).message });
 			}
@@ -102,6 +114,7 @@ const HistoryService: ServiceSchema<HistorySettings, HistoryMethods, HistoryVars
 	},
 
 	created() {
+		registerChatMetrics(this.broker.metrics, [METRIC.HISTORY_ERRORS]);
 		const options = { limit: this.settings.limit, ttlSeconds: this.settings.ttlSeconds, idempotencySeconds: IDEMPOTENCY_SECONDS };
 		if (this.settings.redisUrl) {
 			this.store = new RedisHistory(this.settings.redisUrl, { ...options, keyPrefix: this.settings.keyPrefix });

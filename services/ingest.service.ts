@@ -11,6 +11,7 @@ import { loadConfig } from "../src/config";
 import { chatError } from "../src/errors";
 import type { AppendResult } from "../src/history-store";
 import { createDraft, type ChatMessage, type PublishInput } from "../src/message";
+import { METRIC, registerChatMetrics } from "../src/metrics";
 
 export interface IngestSettings extends ServiceSettingSchema {
 	maxMessageBytes: number;
@@ -53,9 +54,14 @@ const IngestService: ServiceSchema<IngestSettings> = {
 				await ctx.broadcast(MESSAGE_EVENT, result.message, { groups: [BROADCAST_GROUP] })
 					.catch((err: Error) => this.logger.warn("Fan-out of a stored message failed:", err.message));
 				ctx.meta.$statusCode = result.created ? 201 : 200;
+				if (result.created) this.broker.metrics.increment(METRIC.PUBLISHED);
 				return result.message;
 			},
 		},
+	},
+
+	created() {
+		registerChatMetrics(this.broker.metrics, [METRIC.PUBLISHED]);
 	},
 };
 

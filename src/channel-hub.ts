@@ -96,6 +96,7 @@ export class ChannelHub {
 	private flushScheduled = false;
 	private readonly dirty = new Set<ChannelFeed>();
 	private closed = false;
+	private subscriberTotal = 0;
 
 	constructor(private readonly options: ChannelHubOptions) {
 		this.pageSize = options.pageSize ?? 500;
@@ -113,6 +114,7 @@ export class ChannelHub {
 		const feed = this.feed(channel);
 		const sub = new Subscriber(sink, options.format ?? "chatcast");
 		feed.subscribers.add(sub);
+		this.subscriberTotal++;
 		const forget = (): void => this.remove(feed, sub);
 		sink.once("close", forget);
 
@@ -164,6 +166,22 @@ export class ChannelHub {
 		for (const feed of this.feeds.values()) if (feed.lastDelivered !== undefined) this.repair(feed);
 	}
 
+	/** Channels served here (whose position is known), for a `heads` check. */
+	servedChannels(): string[] {
+		return [...this.feeds.values()].filter(feed => feed.lastDelivered !== undefined).map(feed => feed.channel);
+	}
+
+	/**
+	 * Compares history's last seq per channel with what was delivered here and repairs what is behind:
+	 * catches a lost packet even when no later message reveals the gap.
+	 */
+	catchUp(heads: Record<string, number>): void {
+		for (const [channel, lastSeq] of Object.entries(heads)) {
+			const feed = this.feeds.get(channel);
+			if (feed?.lastDelivered !== undefined && lastSeq !== feed.lastDelivered) this.repair(feed);
+		}
+	}
+
 	/** A comment on every stream, so idle connections stay open through proxies. */
 	heartbeat(): void {
 		const frame = Buffer.from(sseComment());
@@ -181,6 +199,11 @@ export class ChannelHub {
 
 	subscriberCount(channel: string): number {
 		return this.feeds.get(channel)?.subscribers.size ?? 0;
+	}
+
+	/** Streams open on this node, all channels. */
+	get totalSubscribers(): number {
+		return this.subscriberTotal;
 	}
 
 	/** Sends an event of another type (e.g. presence) to every live subscriber of a channel. */
@@ -206,6 +229,7 @@ export class ChannelHub {
 			feed.subscribers.clear();
 		}
 		this.feeds.clear();
+		this.subscriberTotal = 0;
 	}
 
 	private feed(channel: string): ChannelFeed {
@@ -219,6 +243,7 @@ export class ChannelHub {
 
 	private remove(feed: ChannelFeed, sub: Subscriber): void {
 		if (!feed.subscribers.delete(sub)) return;
+		this.subscriberTotal--;
 		this.hooks.subscribersChanged?.(feed.channel, feed.subscribers.size);
 		if (feed.subscribers.size === 0 && this.feeds.get(feed.channel) === feed) this.feeds.delete(feed.channel);
 	}

@@ -33,9 +33,15 @@ export interface ChatcastConfig {
 	sseHeartbeatMs: number;
 	/** `retry:` hint sent when a stream opens. */
 	sseRetryMs: number;
+	/** How often a broadcast node checks history's last seqs for messages whose packets were lost. */
+	sseResyncMs: number;
 	/** A subscriber whose unsent data grows past this is disconnected (it resumes with Last-Event-ID). */
 	sseMaxBufferedBytes: number;
 	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+	/** `json` (pino, one object per line) for production; `text` for people. */
+	logFormat: "json" | "text";
+	/** Port of this process's Prometheus endpoint; undefined = no metrics. */
+	metricsPort?: number;
 	services: ServiceName[];
 	/** Folder served as the demo page. */
 	publicDir: string;
@@ -68,6 +74,13 @@ export function loadConfig(env: Env): ChatcastConfig {
 
 	const services = parseServices(text("SERVICES"), problems);
 
+	const logFormat = (text("LOG_FORMAT") ?? (env.NODE_ENV === "production" ? "json" : "text")) as ChatcastConfig["logFormat"];
+	if (logFormat !== "json" && logFormat !== "text") problems.push("LOG_FORMAT must be json or text");
+
+	// Under pm2 every instance of an app gets the same environment: instance n serves metrics on METRICS_PORT + n.
+	const metricsBase = env.METRICS_PORT?.trim() ? int("METRICS_PORT", 0, 1, 65535) : undefined;
+	const metricsPort = metricsBase === undefined ? undefined : metricsBase + int("NODE_APP_INSTANCE", 0, 0, 1000);
+
 	const config: ChatcastConfig = {
 		port: int("PORT", 3000, 0, 65535),
 		host: text("HOST") ?? "127.0.0.1",
@@ -81,8 +94,11 @@ export function loadConfig(env: Env): ChatcastConfig {
 		maxMessageBytes: int("MAX_MESSAGE_BYTES", 4096, 1, 1024 * 1024),
 		sseHeartbeatMs: int("SSE_HEARTBEAT_MS", 15_000, 100),
 		sseRetryMs: int("SSE_RETRY_MS", 2000, 0),
+		sseResyncMs: int("SSE_RESYNC_MS", 5000, 100),
 		sseMaxBufferedBytes: int("SSE_MAX_BUFFERED_BYTES", 1024 * 1024, 1024),
 		logLevel,
+		logFormat,
+		metricsPort,
 		services,
 		publicDir: text("PUBLIC_DIR") ?? path.join(projectRoot(), "public"),
 	};

@@ -25,6 +25,7 @@ export const ERROR_CATALOGUE = {
 	INTERNAL_ERROR: { status: 500, message: "Internal server error." },
 	STORE_UNAVAILABLE: { status: 503, message: "The history store is unavailable; the message was not accepted." },
 	SERVICE_UNAVAILABLE: { status: 503, message: "A required service is not available right now." },
+	NOT_READY: { status: 503, message: "This node cannot serve yet." },
 } as const;
 
 export type ErrorType = keyof typeof ERROR_CATALOGUE;

@@ -35,6 +35,8 @@ export interface HistoryStore {
 	/** Numbers and stores the message atomically: afterwards it is readable and has the channel's next seq. */
 	append(draft: MessageDraft): Promise<AppendResult>;
 	range(channel: string, after: number, limit: number): Promise<HistoryPage>;
+	/** The last seq of each channel (0 for a new one), in one round trip. */
+	lastSeqs(channels: string[]): Promise<Record<string, number>>;
 	/**
 	 * Deletes the channel's messages. seq keeps counting, so subscribers never see a seq twice, and a
 	 * repeated clientMsgId still answers with the original message.

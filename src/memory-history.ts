@@ -41,6 +41,10 @@ export class MemoryHistory implements HistoryStore {
 		return { messages: log.messages.slice(start, start + limit), oldestSeq, lastSeq: log.lastSeq };
 	}
 
+	async lastSeqs(channels: string[]): Promise<Record<string, number>> {
+		return Object.fromEntries(channels.map(channel => [channel, this.channels.get(channel)?.lastSeq ?? 0]));
+	}
+
 	async purge(channel: string): Promise<number> {
 		const log = this.channel(channel);
 		const count = log.messages.length;

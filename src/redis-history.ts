@@ -87,6 +87,12 @@ export class RedisHistory implements HistoryStore {
 		};
 	}
 
+	async lastSeqs(channels: string[]): Promise<Record<string, number>> {
+		// One GET per channel, sent together: keys of different channels may live on different cluster nodes.
+		const values = await Promise.all(channels.map(channel => this.redis.get(this.keys(channel).seq)));
+		return Object.fromEntries(channels.map((channel, i) => [channel, Number(values[i] ?? 0)]));
+	}
+
 	async purge(channel: string): Promise<number> {
 		const keys = this.keys(channel);
 		const [[, count]] = (await this.redis.multi().zcard(keys.log).del(keys.log).exec()) as [[Error | null, number]];

@@ -15,6 +15,8 @@ import { SERVICE_SCHEMAS } from "../../services";
 
 /** Longest a graceful stop may take before the process exits anyway (pm2's kill_timeout is above it). */
 const STOP_TIMEOUT_MS = 8000;
+/** How long a starting node waits for a history service before it reports ready anyway. */
+const HISTORY_WAIT_MS = 30_000;
 
 async function main(): Promise<void> {
 	const config = loadConfig(process.env);
@@ -48,6 +50,12 @@ async function main(): Promise<void> {
 	} catch (err) {
 		embedded?.stop();
 		throw err;
+	}
+
+	// A node that publishes or streams serves only once it can reach history (locally or over the transporter).
+	if (config.services.some(name => name !== "history")) {
+		await broker.waitForServices(["history"], HISTORY_WAIT_MS).catch(() =>
+			broker.logger.warn(`No history service found within ${HISTORY_WAIT_MS / 1000}s; answering 503 until one joins.`));
 	}
 
 	const api = broker.getLocalService("api") as unknown as { server?: Server } | undefined;

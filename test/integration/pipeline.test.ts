@@ -29,7 +29,7 @@ const seqs = (messages: ChatMessage[]): number[] => messages.map(m => m.seq);
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 beforeAll(async () => {
-	const env = { HISTORY_LIMIT: String(HISTORY_LIMIT) };
+	const env = { HISTORY_LIMIT: String(HISTORY_LIMIT), SSE_RESYNC_MS: "300" };
 	[core, edgeA, edgeB] = await Promise.all([
 		startNode({ namespace, services: ["api", "ingest", "history"], env }),
 		startNode({ namespace, services: ["api", "broadcast"], env }),
@@ -134,6 +134,18 @@ describe("publish → history → MQTT → SSE on two broadcast nodes", () => {
 			await s.waitForMessages(3);
 			expect(seqs(s.messages)).toEqual([1, 2, 3]);
 			expect(s.messages[1].text).toBe("lost packet");
+		}
+	});
+
+	test("a lost last message (no later message shows the gap) still arrives, from the periodic heads check", async () => {
+		const channel = randomUUID();
+		const a = await stream(edgeA, channel);
+		const b = await stream(edgeB, channel);
+		await publishMany(core.baseUrl, channel, 1);
+		await observer.call("history.append", { id: randomUUID(), channel, author: "ghost", text: "last and lost", sentAt: new Date().toISOString() });
+		for (const s of [a, b]) {
+			await s.waitForMessages(2, 5000);
+			expect(seqs(s.messages)).toEqual([1, 2]);
 		}
 	});
 

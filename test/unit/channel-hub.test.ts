@@ -188,6 +188,18 @@ describe("ChannelHub", () => {
 		expect(sink.seqs).toEqual([1, 2]);
 	});
 
+	test("catchUp repairs a channel whose last message never arrived (no later message shows the gap)", async () => {
+		const { hub, channel, append, store } = setup();
+		const sink = new TestSink();
+		await hub.subscribe(channel, sink);
+		hub.deliver(await append());
+		await append(); // the last message; its packet was lost
+		expect(hub.servedChannels()).toEqual([channel]);
+		hub.catchUp(await store.lastSeqs(hub.servedChannels()));
+		await waitFor(() => sink.seqs.length === 2);
+		expect(sink.seqs).toEqual([1, 2]);
+	});
+
 	test("a subscriber that cannot keep up is disconnected; the others are not slowed", async () => {
 		const dropped: string[] = [];
 		const { hub, channel, append } = setup(1000, { maxBufferedBytes: 8 * 1024, hooks: { slowSubscriberDropped: c => dropped.push(c) } });

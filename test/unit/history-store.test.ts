@@ -97,6 +97,13 @@ describe.each(stores)("history store contract: $name", ({ create, cleanup }) => 
 		expect((await store.append(draft(channel, "after purge"))).message.seq).toBe(4);
 	});
 
+	test("lastSeqs reports each channel's last seq, 0 for a new one", async () => {
+		const other = randomUUID();
+		await store.append(draft(channel, "a"));
+		await store.append(draft(channel, "b"));
+		expect(await store.lastSeqs([channel, other])).toEqual({ [channel]: 2, [other]: 0 });
+	});
+
 	test("ping answers", async () => {
 		await expect(store.ping()).resolves.toBeUndefined();
 	});
