@@ -5,6 +5,7 @@
  */
 import type { BrokerOptions } from "moleculer";
 import { loadConfig, type ChatcastConfig } from "./src/config";
+import { SharedPortPrometheusReporter } from "./src/metrics-reporter";
 
 /** Builds the broker options for one node; `transporterUrl` is MQTT_URL or the embedded broker's URL. */
 export function createBrokerOptions(config: ChatcastConfig, transporterUrl: string | undefined): BrokerOptions {
@@ -20,9 +21,11 @@ export function createBrokerOptions(config: ChatcastConfig, transporterUrl: stri
 		logLevel: config.logLevel,
 
 		// Moleculer's built-in metrics plus Chatcast's (src/metrics.ts), scraped at http://<host>:<metricsPort>/metrics.
+		// The port may be shared for a moment during a pm2 reload (see src/metrics-reporter.ts).
 		metrics: config.metricsPort === undefined
 			? { enabled: false }
-			: { enabled: true, reporter: [{ type: "Prometheus", options: { port: config.metricsPort, path: "/metrics" } }] },
+			// Moleculer takes a reporter instance here; its typings only list the config forms.
+			: { enabled: true, reporter: new SharedPortPrometheusReporter({ port: config.metricsPort, path: "/metrics" }) as unknown as "Prometheus" },
 
 		// The MQTT transporter: QoS 0 like every Moleculer transporter; lost packets are repaired from history.
 		// Moleculer resolves a "mqtt://…" URL to its MQTT transporter; its typings list only transporter names.

@@ -137,6 +137,12 @@ const BroadcastServiceSchema: ServiceSchema<BroadcastSettings, BroadcastMethods,
 		async openStream(res: ServerResponse, channel: string, options: OpenStreamOptions): Promise<void> {
 			res.socket?.setNoDelay(true);
 			res.socket?.setTimeout(0);
+			if (this.hub.isClosed) {
+				// Shutting down: a stream that ends at once with a short retry sends EventSource to another edge.
+				res.writeHead(200, SSE_HEADERS);
+				res.end(sseRetry(this.settings.shutdownRetryMs));
+				return;
+			}
 			const format = options.format ?? "chatcast";
 			await this.hub.subscribe(channel, res, {
 				lastEventId: options.lastEventId,

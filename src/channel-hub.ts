@@ -201,6 +201,11 @@ export class ChannelHub {
 		return this.feeds.get(channel)?.subscribers.size ?? 0;
 	}
 
+	/** True once closeAll ran: no new streams. */
+	get isClosed(): boolean {
+		return this.closed;
+	}
+
 	/** Streams open on this node, all channels. */
 	get totalSubscribers(): number {
 		return this.subscriberTotal;

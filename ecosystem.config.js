@@ -1,0 +1,65 @@
+/**
+ * pm2 deployment of Chatcast on one machine (after `npm run build`):
+ *
+ *   pm2 start ecosystem.config.js        # EDGE_INSTANCES edges on PORT + one core
+ *   pm2 reload chatcast-edge             # zero-loss rolling restart of the edges
+ *   pm2 scale chatcast-edge 4
+ *
+ * - chatcast-edge: the HTTP gateway + broadcast service, in pm2 cluster mode so every instance shares
+ *   PORT (the cluster master hands each new connection to one instance). Streams live on an edge.
+ * - chatcast-core: ingest + history. Stateless apart from Redis, so CORE_INSTANCES > 1 is safe
+ *   (numbering and idempotency are atomic in Redis).
+ * All of them join over MQTT_URL and REDIS_URL. Variables come from this environment or from the
+ * env file CHATCAST_ENV_FILE (default .env, mode 0600; see .env.example); the environment wins.
+ */
+const os = require("node:os");
+const path = require("node:path");
+
+const envFile = process.env.CHATCAST_ENV_FILE || path.join(__dirname, ".env");
+const count = (value, fallback) => (Number.isInteger(Number(value)) && Number(value) > 0 ? Number(value) : fallback);
+
+/** Metrics port of instance 0 of an app; instance n uses base + n (src/config.ts). "" turns metrics off. */
+const metricsPort = (value, fallback) => (value === "" ? {} : { METRICS_PORT: value || fallback });
+
+const common = {
+	script: "dist/src/bin/start.js",
+	cwd: __dirname,
+	// Loaded by Node itself; variables already in the environment take precedence.
+	node_args: [`--env-file-if-exists=${envFile}`],
+	// Graceful stop: streams are told to reconnect elsewhere and ended; src/bin/start.ts gives up after 8 s.
+	kill_timeout: 10_000,
+	// A (re)started process counts as up only when it serves: it sends "ready" once it can reach history.
+	wait_ready: true,
+	listen_timeout: 40_000,
+	max_memory_restart: "1G",
+	time: false,
+	merge_logs: true,
+};
+
+module.exports = {
+	apps: [
+		{
+			...common,
+			name: "chatcast-edge",
+			exec_mode: "cluster",
+			instances: count(process.env.EDGE_INSTANCES, os.availableParallelism()),
+			env: {
+				NODE_ENV: "production",
+				SERVICES: "api,broadcast",
+				HOST: process.env.HOST || "0.0.0.0",
+				...metricsPort(process.env.EDGE_METRICS_PORT, "9100"),
+			},
+		},
+		{
+			...common,
+			name: "chatcast-core",
+			exec_mode: "fork",
+			instances: count(process.env.CORE_INSTANCES, 1),
+			env: {
+				NODE_ENV: "production",
+				SERVICES: "ingest,history",
+				...metricsPort(process.env.CORE_METRICS_PORT, "9200"),
+			},
+		},
+	],
+};

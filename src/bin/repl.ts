@@ -1,0 +1,92 @@
+/**
+ * The operator REPL: joins a running Chatcast cluster as one more node (it runs no Chatcast service)
+ * and adds Chatcast's commands (src/repl-commands.ts) to Moleculer's REPL.
+ *
+ * @example
+ *   MQTT_URL=mqtt://127.0.0.1:1884 NAMESPACE=chatcast npm run repl
+ *   chatcast $ history c3743620-cc30-11e6-9d9d-cec0c932ce01 5
+ */
+import os from "node:os";
+import type { REPLServer } from "node:repl";
+import { ServiceBroker } from "moleculer";
+import { createBrokerOptions } from "../../moleculer.config";
+import { loadConfig } from "../config";
+import { ChannelTail, formatError, operatorCommands, tailService, type OperatorIO } from "../repl-commands";
+
+/** The services the commands call: the REPL waits this long for them to be discovered before its prompt. */
+const COMMAND_SERVICES = ["ingest", "history", "broadcast"];
+const DISCOVERY_TIMEOUT_MS = 5000;
+
+async function main(): Promise<void> {
+	// The console is for commands: only warnings and errors are logged unless LOG_LEVEL says otherwise.
+	const config = loadConfig({ LOG_LEVEL: "warn", ...process.env });
+	if (!config.mqttUrl) {
+		console.error("MQTT_URL must be set to the MQTT broker of the cluster to join, e.g.\n" +
+			"  MQTT_URL=mqtt://127.0.0.1:1884 NAMESPACE=chatcast npm run repl\n" +
+			"`npm start` prints its embedded broker's URL; production nodes use Mosquitto's.");
+		process.exit(2);
+	}
+
+	let server: REPLServer | undefined;
+	const tail = new ChannelTail(line => console.log(line));
+	const io: OperatorIO = {
+		call: (action, params) => broker.call(action, params),
+		ask: question => askLine(server!, question),
+		untilStopped: async () => { await askLine(server!, ""); },
+		tail,
+	};
+	// moleculer-repl hands a custom command the `params` its `parse` hook sets: here the words after the name.
+	const commands = operatorCommands(io);
+	const customCommands = commands.map(command => ({
+		command: command.syntax,
+		description: command.description,
+		allowUnknownOptions: true,
+		parse(parsed: { args: string[]; params?: string[] }) { parsed.params = parsed.args; },
+		async action(_broker: ServiceBroker, words: string[]) { console.log(await command.run(words).catch(formatError)); },
+	}));
+
+	const broker = new ServiceBroker({
+		...createBrokerOptions(config, config.mqttUrl),
+		nodeID: config.nodeID ?? `repl-${os.hostname()}-${process.pid}`,
+		// No embedded broker to stop here, so Moleculer's own SIGINT/SIGTERM handling (stop, exit) fits.
+		skipProcessEventRegistration: false,
+		replOptions: { delimiter: "chatcast $", customCommands },
+	});
+	broker.createService(tailService(tail));
+	await broker.start();
+
+	await broker.waitForServices(COMMAND_SERVICES, DISCOVERY_TIMEOUT_MS).catch(() => undefined);
+	const discovered = new Set(broker.registry.getServiceList({ onlyAvailable: true }).map(service => service.name));
+	const missing = COMMAND_SERVICES.filter(name => !discovered.has(name));
+	if (missing.length > 0) {
+		console.log(`No node of namespace "${config.namespace}" runs ${missing.join(", ")} yet: commands that need ${missing.length > 1 ? "them" : "it"} fail until one joins.`);
+	}
+	console.log(`Joined namespace "${config.namespace}" as ${broker.nodeID}. Chatcast commands: ${commands.map(c => c.syntax.split(" ")[0]).join(", ")}; "help" lists all.`);
+	// Moleculer's typings say repl() returns nothing; moleculer-repl returns its node:repl server.
+	server = broker.repl() as unknown as REPLServer;
+}
+
+/**
+ * Resolves with the next line typed, which is then not run as a command; Ctrl-C resolves with "" instead
+ * of its usual REPL meaning (clear the line, or exit when pressed twice).
+ */
+function askLine(server: REPLServer, question: string): Promise<string> {
+	return new Promise(resolve => {
+		const replSigintListeners = server.listeners("SIGINT") as Array<() => void>;
+		const cancel = new AbortController();
+		const answer = (line: string): void => {
+			cancel.abort();
+			server.removeAllListeners("SIGINT");
+			for (const listener of replSigintListeners) server.on("SIGINT", listener);
+			resolve(line);
+		};
+		server.removeAllListeners("SIGINT");
+		server.once("SIGINT", () => answer(""));
+		server.question(question, { signal: cancel.signal }, answer);
+	});
+}
+
+main().catch(err => {
+	console.error("The Chatcast REPL failed to start:", formatError(err));
+	process.exit(1);
+});
