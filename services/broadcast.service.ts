@@ -138,8 +138,9 @@ const BroadcastServiceSchema: ServiceSchema<BroadcastSettings, BroadcastMethods,
 			res.socket?.setNoDelay(true);
 			res.socket?.setTimeout(0);
 			if (this.hub.isClosed) {
-				// Shutting down: a stream that ends at once with a short retry sends EventSource to another edge.
-				res.writeHead(200, SSE_HEADERS);
+				// Shutting down: a stream that ends at once with a short retry sends EventSource to another edge
+				// (on a new connection: a kept-alive one would lead back here).
+				res.writeHead(200, { ...SSE_HEADERS, Connection: "close" });
 				res.end(sseRetry(this.settings.shutdownRetryMs));
 				return;
 			}

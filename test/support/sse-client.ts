@@ -63,3 +63,71 @@ export function openStream(url: string, options: { lastEventId?: number | string
 		req.on("error", reject);
 	});
 }
+
+/**
+ * A subscriber that behaves like EventSource: when its stream ends or fails it reconnects (to `url`,
+ * which may be a load-balanced port) with Last-Event-ID, and keeps every seq it received, counting
+ * duplicates instead of hiding them.
+ *
+ * @example
+ *   const sub = new ResilientSubscriber(`${base}/api/channels/${c}/events`);
+ *   await sub.start();
+ *   …; sub.stop();
+ *   sub.seqs;        // Set of seqs received
+ *   sub.duplicates;  // how many arrived more than once
+ */
+export class ResilientSubscriber {
+	readonly seqs = new Set<number>();
+	duplicates = 0;
+	reconnects = 0;
+	private lastSeq: number | undefined;
+	private current: TestStream | undefined;
+	private stopped = false;
+
+	constructor(private readonly url: string, private readonly retryMs = 100) {}
+
+	async start(): Promise<void> {
+		await this.connect();
+	}
+
+	stop(): void {
+		this.stopped = true;
+		this.current?.close();
+	}
+
+	private async connect(): Promise<void> {
+		while (!this.stopped) {
+			try {
+				const stream = await openStream(this.url, { lastEventId: this.lastSeq });
+				if (stream.status === 200) {
+					this.current = stream;
+					this.follow(stream);
+					return;
+				}
+				stream.close();
+			} catch {
+				// Connection refused or reset: the edge is restarting; try again like EventSource would.
+			}
+			await new Promise(r => setTimeout(r, this.retryMs));
+		}
+	}
+
+	private follow(stream: TestStream): void {
+		let read = 0;
+		const poll = setInterval(() => {
+			for (; read < stream.messages.length; read++) {
+				const seq = stream.messages[read].seq;
+				if (this.seqs.has(seq)) this.duplicates++;
+				this.seqs.add(seq);
+				this.lastSeq = Math.max(this.lastSeq ?? 0, seq);
+			}
+			if (stream.ended) {
+				clearInterval(poll);
+				if (!this.stopped) {
+					this.reconnects++;
+					setTimeout(() => void this.connect(), this.retryMs);
+				}
+			}
+		}, 10);
+	}
+}
