@@ -2,20 +2,9 @@
  * Operations: health and readiness, Prometheus metrics, one JSON log line per request with a request id.
  */
 import { randomUUID } from "node:crypto";
-import net from "node:net";
 import { get, post, publishMany } from "../support/http";
-import { startNode, uniqueNamespace, waitFor, type ChatcastNode } from "../support/node-process";
+import { startNode, uniqueNamespace, waitFor, freePort, type ChatcastNode } from "../support/node-process";
 import { openStream } from "../support/sse-client";
-
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = net.createServer().listen(0, "127.0.0.1", () => {
-			const { port } = server.address() as net.AddressInfo;
-			server.close(() => resolve(port));
-		});
-		server.on("error", reject);
-	});
-}
 
 const namespace = uniqueNamespace("ops");
 let node: ChatcastNode;

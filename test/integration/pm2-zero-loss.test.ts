@@ -7,12 +7,11 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { get, post } from "../support/http";
-import { MQTT_URL, REDIS_URL, ROOT, uniqueNamespace, waitFor } from "../support/node-process";
+import { MQTT_URL, REDIS_URL, ROOT, uniqueNamespace, waitFor, freePort } from "../support/node-process";
 import { ResilientSubscriber } from "../support/sse-client";
 
 const run = promisify(execFile);
@@ -21,16 +20,6 @@ const pm2Home = fs.mkdtempSync(path.join(os.tmpdir(), "chatcast-pm2-"));
 const namespace = uniqueNamespace("pm2");
 let port: number;
 let baseUrl: string;
-
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = net.createServer().listen(0, "127.0.0.1", () => {
-			const address = server.address() as net.AddressInfo;
-			server.close(() => resolve(address.port));
-		});
-		server.on("error", reject);
-	});
-}
 
 async function pm2(...args: string[]): Promise<string> {
 	const { stdout } = await run(process.execPath, [PM2, ...args], {

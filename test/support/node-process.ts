@@ -11,6 +11,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import net from "node:net";
 import path from "node:path";
 
 export const ROOT = path.resolve(__dirname, "../..");
@@ -115,4 +116,15 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000
 		if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
 		await new Promise(r => setTimeout(r, 50));
 	}
+}
+
+/** A TCP port free on 127.0.0.1 right now (for servers that cannot take port 0). */
+export function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = net.createServer().listen(0, "127.0.0.1", () => {
+			const { port } = server.address() as net.AddressInfo;
+			server.close(() => resolve(port));
+		});
+		server.on("error", reject);
+	});
 }
