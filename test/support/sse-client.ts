@@ -22,6 +22,8 @@ export interface TestStream {
 	messages: ChatMessage[];
 	/** The last `retry:` the server sent. */
 	retry?: number;
+	/** Comment lines (heartbeats) received. */
+	comments: number;
 	/** True once the server ended the stream. */
 	ended: boolean;
 	waitForMessages(count: number, timeoutMs?: number): Promise<ChatMessage[]>;
@@ -39,6 +41,7 @@ export function openStream(url: string, options: { lastEventId?: number | string
 				headers: res.headers,
 				events: [],
 				messages: [],
+				comments: 0,
 				ended: false,
 				waitForMessages: (count, timeoutMs = 10_000) =>
 					waitFor(() => stream.messages.length >= count && stream.messages, timeoutMs, `${count} messages (have ${stream.messages.length})`),
@@ -52,6 +55,7 @@ export function openStream(url: string, options: { lastEventId?: number | string
 					if (event.event === "message") stream.messages.push(JSON.parse(event.data) as ChatMessage);
 				},
 				onRetry: ms => { stream.retry = ms; },
+				onComment: () => { stream.comments++; },
 			});
 			res.setEncoding("utf8");
 			res.on("data", (chunk: string) => parser.feed(chunk));
