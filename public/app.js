@@ -1,6 +1,6 @@
 // Chatcast demo client: wires the URL/session, history, live stream and composer together.
 
-import { ApiError, getChannel, getMessages, getRecentMessages, postMessage } from './api.js';
+import { ApiError, getChannel, getMessages, getRecentMessages, postMessage } from './server-api.js';
 import { ChannelStream } from './stream.js';
 import { Timeline } from './timeline.js';
 import {
@@ -113,16 +113,16 @@ function startChat(channel, created) {
   const stream = new ChannelStream(channel, {
     onState: (state) => setConn(state),
     onMessage: (msg) => {
+      reconcilePending(msg);
       const added = timeline.addMessages([msg], { mode: 'live' });
       if (added && document.hidden) {
         hiddenUnread += added;
         document.title = `(${hiddenUnread}) Chatcast`;
       }
     },
-    onReset: ({ oldestSeq, lastSeq }) => {
+    onReset: ({ oldestSeq, lastSeq, after }) => {
       oldestRetained = oldestSeq;
-      const shownLast = timeline.lastSeq ?? 0;
-      if (lastSeq < shownLast) {
+      if (lastSeq < after) {
         // The server's count restarted: our seqs no longer match its seqs, start over.
         timeline.clear();
         timeline.addNotice(oldestSeq, 'The channel history was reset on the server. Showing what it has now.');
@@ -131,7 +131,8 @@ function startChat(channel, created) {
       }
       updateOlder();
     },
-    onPresence: ({ subscribers }) => setPresence(subscribers),
+    // While our own stream is open we are one of the subscribers, whatever an early count says.
+    onPresence: ({ subscribers }) => setPresence(stream.state === 'live' ? Math.max(1, subscribers) : subscribers),
   });
 
   document.addEventListener('visibilitychange', () => {
@@ -265,6 +266,18 @@ function startChat(channel, created) {
     els.byteCount.classList.toggle('over', bytes > BYTE_LIMIT);
   }
 
+  // A send that looked failed (e.g. the answer was lost) but reached the server: the stream
+  // brings it back with our clientMsgId, so the draft is done.
+  function reconcilePending(msg) {
+    if (sending || !pending || !msg || msg.clientMsgId !== pending.clientMsgId) return;
+    if (normalizeOutgoing(els.input.value) === pending.text) {
+      els.input.value = '';
+      els.sendError.textContent = '';
+      updateByteCount();
+    }
+    pending = null;
+  }
+
   async function send() {
     if (sending) return;
     const text = normalizeOutgoing(els.input.value);
@@ -293,6 +306,13 @@ function startChat(channel, created) {
       els.input.value = '';
       updateByteCount();
     } catch (err) {
+      if (timeline.hasClientMsgId(attempt.clientMsgId)) {
+        // It arrived on the stream meanwhile, so it was stored after all.
+        if (pending === attempt) pending = null;
+        if (normalizeOutgoing(els.input.value) === attempt.text) els.input.value = '';
+        updateByteCount();
+        return;
+      }
       els.sendError.textContent = err instanceof Error && err.message
         ? `Not sent: ${err.message}`
         : 'Not sent: something went wrong. Try again.';
@@ -401,6 +421,8 @@ function setPresence(n) {
 
 function setConn(state, label) {
   els.conn.dataset.state = state;
+  // The last count is only a memory while we are not connected.
+  els.presence.classList.toggle('stale', state !== 'live');
   els.connText.textContent = label || CONN_LABELS[state] || state;
 }
 

@@ -54,7 +54,9 @@ function storageSet(key, value) {
 
 export function cleanNickname(value) {
   // eslint-disable-next-line no-control-regex
-  return String(value ?? '').replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, NICK_MAX);
+  const clean = String(value ?? '').replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const chars = [...clean];
+  return chars.length > NICK_MAX ? chars.slice(0, NICK_MAX).join('').trim() : clean;
 }
 
 export function loadNickname() {

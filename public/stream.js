@@ -10,7 +10,7 @@
 // Last-Event-ID. Once it is CLOSED (e.g. the server answered non-200) it never
 // retries, so we open a new one with ?lastEventId=<last seq seen> after a backoff.
 
-import { eventsUrl } from './api.js';
+import { eventsUrl } from './server-api.js';
 
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 15000;
@@ -20,7 +20,7 @@ export class ChannelStream {
    * @param {string} channel
    * @param {{
    *   onMessage?: (msg: any) => void,
-   *   onReset?: (info: { oldestSeq: number, lastSeq: number }) => void,
+   *   onReset?: (info: { oldestSeq: number, lastSeq: number, after: number }) => void,
    *   onPresence?: (info: { subscribers: number }) => void,
    *   onState?: (state: string) => void,
    *   onOpen?: () => void,
@@ -124,9 +124,10 @@ export class ChannelStream {
       const info = parseJson(ev.data);
       if (!info || typeof info !== 'object') return;
       const oldestSeq = Number(info.oldestSeq) || 0;
+      const after = this.lastSeq;
       // The server continues right before oldestSeq (also when its count restarted below ours).
       this.lastSeq = Math.max(0, oldestSeq - 1);
-      this.handlers.onReset?.({ oldestSeq, lastSeq: Number(info.lastSeq) || 0 });
+      this.handlers.onReset?.({ oldestSeq, lastSeq: Number(info.lastSeq) || 0, after });
     });
 
     es.addEventListener('presence', (ev) => {
@@ -140,7 +141,7 @@ export class ChannelStream {
   scheduleReconnect() {
     if (this.stopped) return;
     clearTimeout(this.timer);
-    this.setState(this.offlineOr('reconnecting'));
+    this.setState(this.offlineOr(this.everOpen ? 'reconnecting' : 'connecting'));
     const exp = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
     const delay = Math.round(exp / 2 + Math.random() * (exp / 2));
     this.attempt += 1;

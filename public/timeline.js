@@ -72,6 +72,10 @@ export class Timeline {
     return null;
   }
 
+  hasClientMsgId(clientMsgId) {
+    return this.items.some((item) => item.msg && item.msg.clientMsgId === clientMsgId);
+  }
+
   isAtBottom() {
     const s = this.scroller;
     return s.scrollHeight - s.scrollTop - s.clientHeight <= BOTTOM_SLACK_PX;

@@ -39,7 +39,7 @@ const IngestService: ServiceSchema<IngestSettings> = {
 				author: "any|optional",
 				clientMsgId: "any|optional",
 			},
-			async handler(ctx: Context<PublishInput, { $statusCode?: number }>): Promise<ChatMessage> {
+			async handler(ctx: Context<PublishInput, { $statusCode?: number; $location?: string }>): Promise<ChatMessage> {
 				const draft = createDraft(ctx.params, this.settings);
 				let result: AppendResult;
 				try {
@@ -54,6 +54,9 @@ const IngestService: ServiceSchema<IngestSettings> = {
 				await ctx.broadcast(MESSAGE_EVENT, result.message, { groups: [BROADCAST_GROUP] })
 					.catch((err: Error) => this.logger.warn("Fan-out of a stored message failed:", err.message));
 				ctx.meta.$statusCode = result.created ? 201 : 200;
+				// Where the message can be read back: the history page that holds exactly it.
+				const { channel, seq } = result.message;
+				ctx.meta.$location = `/api/channels/${channel}/messages?after=${seq - 1}&limit=1`;
 				if (result.created) this.broker.metrics.increment(METRIC.PUBLISHED);
 				return result.message;
 			},
