@@ -105,7 +105,7 @@ export async function subscribersCommand(call: CallAction, words: string[]): Pro
 	expectWordCount(words, 1, 1, SYNTAX.subscribers);
 	const summary = await call<{ channel: string; lastSeq: number; subscribers: number; byNode: Record<string, number> }>(
 		"broadcast.channel", { channel: parseChannel(words[0]) });
-	const headline = `${summary.channel}: ${count(summary.subscribers, "subscriber")}, last seq ${summary.lastSeq}`;
+	const headline = `${summary.channel}: ${pluralize(summary.subscribers, "subscriber")}, last seq ${summary.lastSeq}`;
 	const nodes = Object.entries(summary.byNode).sort(([a], [b]) => a.localeCompare(b));
 	if (nodes.length === 0) return headline;
 	return `${headline}\n${formatTable(["node", "subscribers"], nodes.map(([node, n]) => [node, String(n)]))}`;
@@ -162,12 +162,12 @@ export async function purgeCommand(io: Pick<OperatorIO, "call" | "ask">, words: 
 	const channel = parseChannel(rest[0]);
 	if (!yes) {
 		const page = await io.call<HistoryPage>("history.range", { channel, limit: 0 });
-		const retained = count(page.lastSeq - page.oldestSeq + 1, "retained message");
+		const retained = pluralize(page.lastSeq - page.oldestSeq + 1, "retained message");
 		const answer = await io.ask(`Delete the ${retained} of ${channel}? [y/N] `);
 		if (!/^y(es)?$/i.test(answer.trim())) return "Not purged.";
 	}
 	const { purged } = await io.call<{ purged: number }>("history.purge", { channel });
-	return `Purged ${count(purged, "message")} of ${channel}.`;
+	return `Purged ${pluralize(purged, "message")} of ${channel}.`;
 }
 
 /**
@@ -276,7 +276,7 @@ function expectWordCount(words: string[], min: number, max: number, syntax: stri
 }
 
 /** "1 message", "3 messages". */
-function count(n: number, noun: string): string {
+function pluralize(n: number, noun: string): string {
 	return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 

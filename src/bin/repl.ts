@@ -13,9 +13,11 @@ import { createBrokerOptions } from "../../moleculer.config";
 import { loadConfig } from "../config";
 import { ChannelTail, formatError, operatorCommands, tailService, type OperatorIO } from "../repl-commands";
 
-/** The services the commands call: the REPL waits this long for them to be discovered before its prompt. */
+/** The services the commands call; before its prompt the REPL waits up to DISCOVERY_TIMEOUT_MS to see them. */
 const COMMAND_SERVICES = ["ingest", "history", "broadcast"];
 const DISCOVERY_TIMEOUT_MS = 5000;
+/** Moleculer retries an unreachable transporter forever; an operator is better told that MQTT_URL is wrong. */
+const JOIN_TIMEOUT_MS = 10_000;
 
 async function main(): Promise<void> {
 	// The console is for commands: only warnings and errors are logged unless LOG_LEVEL says otherwise.
@@ -27,12 +29,13 @@ async function main(): Promise<void> {
 		process.exit(2);
 	}
 
-	let server: REPLServer | undefined;
+	// Commands run only from the REPL's prompt, so only after `server` is set.
+	let server!: REPLServer;
 	const tail = new ChannelTail(line => console.log(line));
 	const io: OperatorIO = {
 		call: (action, params) => broker.call(action, params),
-		ask: question => askLine(server!, question),
-		untilStopped: async () => { await askLine(server!, ""); },
+		ask: question => askLine(server, question),
+		untilStopped: async () => { await askLine(server, ""); },
 		tail,
 	};
 	// moleculer-repl hands a custom command the `params` its `parse` hook sets: here the words after the name.
@@ -52,8 +55,22 @@ async function main(): Promise<void> {
 		skipProcessEventRegistration: false,
 		replOptions: { delimiter: "chatcast $", customCommands },
 	});
+	// moleculer-repl stops the broker on `exit` and again when the input ends (a piped script's `exit`
+	// is followed by its end at once); a second, overlapping stop fails inside Moleculer, so stop once.
+	const stopBroker = broker.stop.bind(broker);
+	let stopping: Promise<void> | undefined;
+	broker.stop = () => (stopping ??= stopBroker());
+
 	broker.createService(tailService(tail));
+	const joinTimer = setTimeout(() => {
+		console.error(`Could not reach the MQTT broker at MQTT_URL in ${JOIN_TIMEOUT_MS / 1000} s (see the errors above): is it the cluster's broker?`);
+		process.exit(1);
+	}, JOIN_TIMEOUT_MS);
 	await broker.start();
+	clearTimeout(joinTimer);
+	// Moleculer announces local services 1 s after start (debounced); announce repl-tail now, so ingest
+	// already broadcasts to this node when the first command is a tail.
+	await broker.registry.discoverer.sendLocalNodeInfo();
 
 	await broker.waitForServices(COMMAND_SERVICES, DISCOVERY_TIMEOUT_MS).catch(() => undefined);
 	const discovered = new Set(broker.registry.getServiceList({ onlyAvailable: true }).map(service => service.name));

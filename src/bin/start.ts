@@ -58,6 +58,10 @@ async function main(): Promise<void> {
 			broker.logger.warn(`No history service found within ${HISTORY_WAIT_MS / 1000}s; answering 503 until one joins.`));
 	}
 
+	// Moleculer announces a new node's services about a second after start; tell the cluster now, so no
+	// publisher skips this node's broadcast listener right after it reports ready.
+	await broker.registry.discoverer.sendLocalNodeInfo();
+
 	const api = broker.getLocalService("api") as unknown as { server?: Server } | undefined;
 	const address = api?.server?.address() as AddressInfo | null | undefined;
 	const ready = { nodeID: broker.nodeID, port: address?.port ?? null, services: config.services };
