@@ -3,7 +3,7 @@
  * Everything comes from environment variables (see .env.example and the README's table);
  * `src/config.ts` parses and checks them.
  */
-import type { BrokerOptions } from "moleculer";
+import type { BrokerOptions, TransporterConfig } from "moleculer";
 import { loadConfig, type ChatcastConfig } from "./src/config";
 import { SharedPortPrometheusReporter } from "./src/metrics-reporter";
 
@@ -28,8 +28,7 @@ export function createBrokerOptions(config: ChatcastConfig, transporterUrl: stri
 			: { enabled: true, reporter: new SharedPortPrometheusReporter({ port: config.metricsPort, path: "/metrics" }) as unknown as "Prometheus" },
 
 		// The MQTT transporter: QoS 0 like every Moleculer transporter; lost packets are repaired from history.
-		// Moleculer resolves a "mqtt://…" URL to its MQTT transporter; its typings list only transporter names.
-		transporter: (transporterUrl ?? null) as BrokerOptions["transporter"],
+		transporter: transporterUrl ? mqttTransporter(transporterUrl, config.mqttTopicSeparator) : null,
 
 		// Requests to history/ingest: a short timeout, one retry for idempotent reads is left to callers.
 		requestTimeout: 5_000,
@@ -44,6 +43,23 @@ export function createBrokerOptions(config: ChatcastConfig, transporterUrl: stri
 		// Signals are handled by src/bin/start.ts, which also stops the embedded broker.
 		skipProcessEventRegistration: true,
 	};
+}
+
+/**
+ * Moleculer's MQTT transporter for a URL such as mqtt://user:pass@host:1883 or mqtts://…, with the topic
+ * separator (a URL cannot carry it, so the URL is taken apart into mqtt.js client options).
+ */
+export function mqttTransporter(url: string, topicSeparator: string): TransporterConfig {
+	const parsed = new URL(url);
+	const options: Record<string, unknown> = {
+		protocol: parsed.protocol.replace(/:$/, ""),
+		host: parsed.hostname,
+		port: parsed.port ? Number(parsed.port) : undefined,
+		topicSeparator,
+	};
+	if (parsed.username) options.username = decodeURIComponent(parsed.username);
+	if (parsed.password) options.password = decodeURIComponent(parsed.password);
+	return { type: "MQTT", options };
 }
 
 /** For `moleculer-runner` and tooling that expects a default export. */

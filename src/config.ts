@@ -19,6 +19,12 @@ export interface ChatcastConfig {
 	host: string;
 	/** Moleculer transporter URL; undefined = start the embedded MQTT broker. */
 	mqttUrl?: string;
+	/**
+	 * Separator of Moleculer's MQTT topics. "/" makes each part a topic level, so a broker ACL can limit a
+	 * user to `MOL-<namespace>/#` (ansible/ does); "." (Moleculer's default) makes every topic one level.
+	 * All nodes of a cluster must agree.
+	 */
+	mqttTopicSeparator: "/" | ".";
 	/** Port the embedded broker tries first (it falls back to a free port if taken). */
 	embeddedMqttPort: number;
 	/** Redis URL for history; undefined = in-memory history (single process only). */
@@ -85,6 +91,7 @@ export function loadConfig(env: Env): ChatcastConfig {
 		port: int("PORT", 3000, 0, 65535),
 		host: text("HOST") ?? "127.0.0.1",
 		mqttUrl: text("MQTT_URL"),
+		mqttTopicSeparator: (text("MQTT_TOPIC_SEPARATOR") ?? "/") as ChatcastConfig["mqttTopicSeparator"],
 		embeddedMqttPort: int("EMBEDDED_MQTT_PORT", 1884, 0, 65535),
 		redisUrl: text("REDIS_URL"),
 		namespace: text("NAMESPACE") ?? "chatcast",
@@ -102,6 +109,7 @@ export function loadConfig(env: Env): ChatcastConfig {
 		services,
 		publicDir: text("PUBLIC_DIR") ?? path.join(projectRoot(), "public"),
 	};
+	if (config.mqttTopicSeparator !== "/" && config.mqttTopicSeparator !== ".") problems.push('MQTT_TOPIC_SEPARATOR must be "/" or "."');
 	// Both end up in MQTT topic names, where "+", "#" and "/" would be wildcards or levels.
 	if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.namespace)) problems.push("NAMESPACE must be 1-64 letters, digits, '-' or '_'");
 	if (config.nodeID !== undefined && !/^[A-Za-z0-9_.-]{1,128}$/.test(config.nodeID)) problems.push("NODE_ID must be 1-128 letters, digits, '.', '-' or '_'");

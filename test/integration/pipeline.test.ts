@@ -3,7 +3,9 @@
  * each its own OS process, over the real MQTT broker (Mosquitto) and real Redis.
  */
 import { randomUUID } from "node:crypto";
-import { ServiceBroker, type BrokerOptions } from "moleculer";
+import { ServiceBroker } from "moleculer";
+import { mqttTransporter } from "../../moleculer.config";
+import { loadConfig } from "../../src/config";
 import { get, post, publishMany } from "../support/http";
 import { MQTT_URL, startNode, uniqueNamespace, waitFor, type ChatcastNode } from "../support/node-process";
 import { openStream, type TestStream } from "../support/sse-client";
@@ -35,7 +37,7 @@ beforeAll(async () => {
 		startNode({ namespace, services: ["api", "broadcast"], env }),
 		startNode({ namespace, services: ["api", "broadcast"], env }),
 	]);
-	observer = new ServiceBroker({ namespace, nodeID: `${namespace}-observer`, transporter: MQTT_URL as BrokerOptions["transporter"], logger: false });
+	observer = new ServiceBroker({ namespace, nodeID: `${namespace}-observer`, transporter: mqttTransporter(MQTT_URL, loadConfig({}).mqttTopicSeparator), logger: false });
 	await observer.start();
 	// The core must know both edges before it publishes, or it would broadcast to one only.
 	await waitFor(async () => {

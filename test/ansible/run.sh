@@ -1,0 +1,421 @@
+#!/usr/bin/env bash
+# Chatcast — ansible check (issue #5).
+#
+#  1. ansible-playbook --syntax-check and ansible-lint (production profile)
+#  2. applies the real mosquitto + redis roles (ansible/tests/throwaway.yml) to
+#     a throw-away instance under a temp dir, on free high ports, without
+#     systemd, with random passwords; then a second apply must change nothing
+#  3. proves with real clients: the generated credentials work (plain + TLS),
+#     anonymous / wrong-password MQTT clients and password-less Redis clients
+#     are refused, the MQTT ACL confines the user to MOL-<namespace>/...,
+#     the Redis app user cannot run dangerous commands, maxmemory-policy is
+#     as configured, no plain-text password lands in the config files
+#  4. rotates the passwords with a third apply: new ones work, old ones fail
+#  5. stops the daemons it started (by the PIDs in their pid files) and
+#     removes the temp dir (also on failure, via trap)
+#
+# Needs root (the roles chown to the mosquitto/redis users) and these Debian
+# packages: ansible ansible-lint mosquitto mosquitto-clients redis-server
+# redis-tools python3-apt (python3-cryptography comes with ansible).
+# The host's own Redis (6379) and Mosquitto (1883) are never touched.
+#
+# Hook: if CHATCAST_CONNECT_CHECK is set to a shell command, it is run with
+# MQTT_URL, REDIS_URL, NAMESPACE and MQTT_TOPIC_SEPARATOR exported for the
+# throw-away instances, and its exit status counts as one check.
+#
+# Last line of output: "N passed, M failed". Exit status 0 only if M is 0.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ANSIBLE_DIR="$ROOT/ansible"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+NAMESPACE=chatcast
+STARTED_AT=$(date +%s)
+
+PASSED=0
+FAILED=0
+SUMMARY_DONE=0
+T=""
+BG_PIDS=()
+
+pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
+info() { echo "---- $*"; }
+# check "description" command... : counts the command's exit status.
+check() {
+  local desc=$1
+  shift
+  if "$@"; then pass "$desc"; else fail "$desc"; fi
+}
+
+summary() {
+  [ "$SUMMARY_DONE" = 1 ] && return 0
+  SUMMARY_DONE=1
+  echo "(took $(($(date +%s) - STARTED_AT))s)"
+  echo "$PASSED passed, $FAILED failed"
+}
+
+# Stop a daemon this script started: only the PID recorded in *our* pid file,
+# and only if that PID really runs the expected binary.
+stop_by_pidfile() {
+  local pidfile=$1 exe=$2
+  [ -f "$pidfile" ] || return 0
+  start-stop-daemon --stop --quiet --oknodo --retry TERM/10/KILL/5 \
+    --pidfile "$pidfile" --exec "$exe" >/dev/null 2>&1 || true
+}
+
+cleanup() {
+  local pid
+  for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -n "$T" ] && [ -d "$T" ]; then
+    stop_by_pidfile "$T/mosquitto/run/mosquitto.pid" /usr/sbin/mosquitto
+    stop_by_pidfile "$T/redis/run/redis-server.pid" /usr/bin/redis-server
+    rm -rf -- "$T"
+  fi
+}
+
+on_exit() {
+  local rc=$?
+  cleanup
+  if [ "$SUMMARY_DONE" != 1 ]; then
+    if [ "$rc" != 0 ] && [ "$FAILED" = 0 ]; then fail "aborted (exit status $rc)"; fi
+    summary
+  fi
+  if [ "$FAILED" -gt 0 ]; then exit 1; fi
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- preflight
+missing=()
+for cmd in ansible-playbook ansible-lint mosquitto_pub mosquitto_sub redis-cli start-stop-daemon timeout; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
+done
+for f in /usr/sbin/mosquitto /usr/bin/redis-server; do
+  [ -x "$f" ] || missing+=("$f")
+done
+/usr/bin/python3 -c 'import apt, cryptography' >/dev/null 2>&1 || missing+=(python3-apt/python3-cryptography)
+if [ "${#missing[@]}" -gt 0 ]; then
+  fail "preflight: missing ${missing[*]} (apt-get install ansible ansible-lint mosquitto mosquitto-clients redis-server redis-tools python3-apt)"
+  exit 1
+fi
+if [ "$(id -u)" != 0 ]; then
+  fail "preflight: must run as root (the roles create files owned by the mosquitto/redis users)"
+  exit 1
+fi
+
+export ANSIBLE_CONFIG="$ANSIBLE_DIR/ansible.cfg"
+export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
+export ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
+cd "$ANSIBLE_DIR"
+
+T=$(mktemp -d /tmp/chatcast-ansible.XXXXXX)
+chmod 0711 "$T" # the mosquitto/redis users must traverse it
+mkdir -m 0700 "$T/secrets" "$T/out"
+LOGDIR="$T/out"
+
+# Free high ports (bound together so they differ, then released).
+read -r MQTT_PORT MQTT_TLS_PORT REDIS_PORT < <("$PY" - <<'EOF'
+import socket
+socks = []
+for _ in range(3):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()
+EOF
+)
+rand() { "$PY" -c 'import secrets; print(secrets.token_hex(20))'; }
+MQTT_PW=$(rand)
+PROBE_PW=$(rand)
+REDIS_APP_PW=$(rand)
+
+write_vars() { # mqtt_pw redis_app_pw -> $T/secrets/vars.json (0600)
+  (umask 077 && "$PY" - "$T" "$MQTT_PORT" "$MQTT_TLS_PORT" "$REDIS_PORT" "$1" "$PROBE_PW" "$2" >"$T/secrets/vars.json" <<'EOF'
+import json, sys
+d, mp, mtp, rp, mpw, ppw, rpw = sys.argv[1:]
+print(json.dumps({
+    "throwaway_dir": d,
+    "throwaway_mqtt_port": int(mp),
+    "throwaway_mqtt_tls_port": int(mtp),
+    "throwaway_redis_port": int(rp),
+    "throwaway_mqtt_password": mpw,
+    "throwaway_probe_password": ppw,
+    "throwaway_redis_app_password": rpw,
+}))
+EOF
+  )
+}
+
+apply() { # log-name -> runs the throw-away playbook, output in $LOGDIR/<name>.log
+  timeout 150 ansible-playbook -i inventory/local.ini tests/throwaway.yml \
+    -e "@$T/secrets/vars.json" >"$LOGDIR/$1.log" 2>&1
+}
+recap() { grep -E '^localhost +:' "$LOGDIR/$1.log" | tail -1; }
+show_log() { echo "     ---- last lines of $1:"; tail -n "${2:-25}" "$LOGDIR/$1.log" | sed 's/^/     | /'; }
+
+listening() { # port -> 0 if something listens on it (IPv4 or IPv6)
+  awk -v p="$(printf ':%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+system_listeners() { local p; for p in 6379 1883; do if listening "$p"; then printf '%s ' "$p"; fi; done; }
+SYS_BEFORE=$(system_listeners)
+
+info "temp dir $T, ports mqtt=$MQTT_PORT mqtts=$MQTT_TLS_PORT redis=$REDIS_PORT"
+
+# ------------------------------------------------------ syntax-check + lint
+if ansible-playbook -i inventory/local.ini --syntax-check site.yml tests/throwaway.yml tests/chatcast-check.yml >"$LOGDIR/syntax.log" 2>&1; then
+  pass "ansible-playbook --syntax-check site.yml tests/throwaway.yml tests/chatcast-check.yml"
+else
+  fail "ansible-playbook --syntax-check"
+  show_log syntax
+fi
+
+if timeout 120 ansible-lint --offline --nocolor --profile production site.yml tests/throwaway.yml tests/chatcast-check.yml roles group_vars >"$LOGDIR/lint.log" 2>&1; then
+  pass "ansible-lint --profile production ($(grep -Eo 'Passed with [a-z]+ profile' "$LOGDIR/lint.log" | head -1 || true))"
+else
+  fail "ansible-lint --profile production"
+  show_log lint 40
+fi
+
+# ------------------------------------------- chatcast role: dry run only
+if timeout 120 ansible-playbook -i inventory/local.ini tests/chatcast-check.yml --check \
+  -e "throwaway_dir=$T" >"$LOGDIR/chatcast-check.log" 2>&1 &&
+  [[ "$(recap chatcast-check)" =~ failed=0\  ]] && [ ! -e "$T/chatcast" ]; then
+  pass "chatcast role: --check run on this host (no systemd, no chatcast user yet) succeeds and changes nothing"
+else
+  fail "chatcast role: --check run"
+  show_log chatcast-check 30
+fi
+
+# ----------------------------------------------------------- first apply
+write_vars "$MQTT_PW" "$REDIS_APP_PW"
+if apply apply1; then
+  pass "apply #1: mosquitto + redis roles on a throw-away instance ($(recap apply1 | tr -s ' '))"
+else
+  fail "apply #1 failed"
+  show_log apply1 40
+  exit 1
+fi
+
+# ------------------------------------------------- second apply: changed=0
+if apply apply2 && [[ "$(recap apply2)" =~ changed=0\ .*failed=0\  ]]; then
+  pass "apply #2 is idempotent ($(recap apply2 | tr -s ' '))"
+else
+  fail "apply #2 is not idempotent: $(recap apply2 || true)"
+  grep -E '^(changed|TASK|RUNNING)' "$LOGDIR/apply2.log" | grep -B1 '^changed' | sed 's/^/     | /' || true
+fi
+
+MQ_PID=$(cat "$T/mosquitto/run/mosquitto.pid" 2>/dev/null || true)
+RD_PID=$(cat "$T/redis/run/redis-server.pid" 2>/dev/null || true)
+check "throw-away mosquitto runs (pid ${MQ_PID:-none}, user mosquitto, not the system broker)" \
+  bash -c '[ -n "$1" ] && [ "$(ps -o user= -p "$1")" = mosquitto ] && ps -o args= -p "$1" | grep -q -- "$2"' _ "$MQ_PID" "$T/mosquitto/etc/mosquitto.conf"
+check "throw-away redis runs (pid ${RD_PID:-none}, user redis, port $REDIS_PORT)" \
+  bash -c '[ -n "$1" ] && [ "$(ps -o user= -p "$1")" = redis ] && ps -o args= -p "$1" | grep -q -- ":$2"' _ "$RD_PID" "$REDIS_PORT"
+
+# ------------------------------------------------------------------ MQTT
+MQ_LOG="$T/mosquitto/log/mosquitto.log"
+CAFILE="$T/mosquitto/etc/tls/server.crt"
+mq() { timeout 15 "$@"; }
+
+# Round trip: subscriber (user $1/$2) on topic $5 receives what publisher
+# ($3/$4) sends. Extra mosquitto options for both in $MQ_OPTS (array).
+MQ_OPTS=()
+roundtrip() {
+  local su=$1 sp=$2 pu=$3 pp=$4 topic=$5 port=$6 msg out i
+  msg="rt-$RANDOM-$RANDOM"
+  out="$LOGDIR/rt-$RANDOM.out"
+  timeout 10 mosquitto_sub -p "$port" "${MQ_OPTS[@]}" -u "$su" -P "$sp" -t "$topic" -C 1 -v >"$out" 2>&1 &
+  local sub=$!
+  BG_PIDS+=("$sub")
+  for i in $(seq 1 40); do
+    mq mosquitto_pub -p "$port" "${MQ_OPTS[@]}" -u "$pu" -P "$pp" -t "$topic" -m "$msg" -q 1 >/dev/null 2>&1 || true
+    kill -0 "$sub" 2>/dev/null || break
+    sleep 0.2
+  done
+  wait "$sub" 2>/dev/null || true
+  grep -qx -- "$topic $msg" "$out"
+}
+
+check "MQTT: chatcast user publishes+subscribes on MOL-$NAMESPACE/EVENT/node-1" \
+  roundtrip chatcast "$MQTT_PW" chatcast "$MQTT_PW" "MOL-$NAMESPACE/EVENT/node-1" "$MQTT_PORT"
+check "MQTT: chatcast user publishes+subscribes on MOL-$NAMESPACE/DISCOVER" \
+  roundtrip chatcast "$MQTT_PW" chatcast "$MQTT_PW" "MOL-$NAMESPACE/DISCOVER" "$MQTT_PORT"
+MQ_OPTS=(-h localhost --cafile "$CAFILE")
+check "MQTT/TLS: round trip on the TLS listener (port $MQTT_TLS_PORT, generated certificate verified)" \
+  roundtrip chatcast "$MQTT_PW" chatcast "$MQTT_PW" "MOL-$NAMESPACE/INFO/node-1" "$MQTT_TLS_PORT"
+MQ_OPTS=()
+
+refused() { # command... : must fail with "not authorised"
+  local out
+  if out=$("$@" 2>&1); then return 1; fi
+  grep -qi 'not authori[sz]ed' <<<"$out"
+}
+check "MQTT: anonymous publish is refused (not authorised)" \
+  refused mq mosquitto_pub -p "$MQTT_PORT" -t "MOL-$NAMESPACE/EVENT/x" -m anon
+check "MQTT: anonymous subscribe is refused (not authorised)" \
+  refused mq mosquitto_sub -p "$MQTT_PORT" -t "MOL-$NAMESPACE/#" -C 1 -W 5
+check "MQTT: wrong password is refused (not authorised)" \
+  refused mq mosquitto_pub -p "$MQTT_PORT" -u chatcast -P "wrong-$MQTT_PW" -t "MOL-$NAMESPACE/EVENT/x" -m bad
+check "MQTT/TLS: anonymous client is refused on the TLS listener" \
+  refused mq mosquitto_pub -p "$MQTT_TLS_PORT" -h localhost --cafile "$CAFILE" -t "MOL-$NAMESPACE/EVENT/x" -m anon
+
+FORBIDDEN=(other/topic "MOL-other/EVENT/node-1" "MOL-$NAMESPACE.EVENT.node-1" "MOL-${NAMESPACE}x/EVENT/n")
+
+# Watch as user $1/$2 on '#' while $3/$4 publishes FORBIDDEN topics; the
+# watcher must see the allowed sentinels but none of the forbidden topics.
+acl_probe() {
+  local wu=$1 wp=$2 pu=$3 pp=$4 out="$LOGDIR/acl-$1-$3.out" i t
+  timeout 20 mosquitto_sub -p "$MQTT_PORT" -u "$wu" -P "$wp" -t '#' -t 'MOL-other/#' -t other/topic -v >"$out" 2>&1 &
+  local sub=$!
+  BG_PIDS+=("$sub")
+  for i in $(seq 1 40); do # wait until the watcher is subscribed
+    mq mosquitto_pub -p "$MQTT_PORT" -u "$pu" -P "$pp" -t "MOL-$NAMESPACE/ready" -m ready -q 1 >/dev/null 2>&1 || true
+    grep -q "^MOL-$NAMESPACE/ready ready" "$out" && break
+    sleep 0.2
+  done
+  for t in "${FORBIDDEN[@]}"; do
+    mq mosquitto_pub -p "$MQTT_PORT" -u "$pu" -P "$pp" -t "$t" -m forbidden -q 1 >/dev/null 2>&1 || true
+  done
+  for i in $(seq 1 40); do # sentinel after the forbidden publishes
+    mq mosquitto_pub -p "$MQTT_PORT" -u "$pu" -P "$pp" -t "MOL-$NAMESPACE/done" -m done -q 1 >/dev/null 2>&1 || true
+    grep -q "^MOL-$NAMESPACE/done done" "$out" && break
+    sleep 0.2
+  done
+  kill "$sub" 2>/dev/null || true
+  wait "$sub" 2>/dev/null || true
+  grep -q "^MOL-$NAMESPACE/ready ready" "$out" && grep -q "^MOL-$NAMESPACE/done done" "$out" \
+    && ! grep -q ' forbidden$' "$out"
+}
+# probe is a test-only superuser (readwrite #) used as the other party.
+check "MQTT ACL: chatcast cannot publish outside MOL-$NAMESPACE/ (other/..., MOL-other/..., MOL-$NAMESPACE.x, MOL-${NAMESPACE}x/...); a '#' watcher sees none of it" \
+  acl_probe probe "$PROBE_PW" chatcast "$MQTT_PW"
+check "MQTT ACL: broker logged 'Denied PUBLISH' for the out-of-namespace topics" \
+  bash -c 'grep -q "Denied PUBLISH .*other/topic" "$1" && grep -q "Denied PUBLISH .*MOL-other/EVENT/node-1" "$1"' _ "$MQ_LOG"
+check "MQTT ACL: chatcast subscribed to '#', MOL-other/# and other/topic receives nothing outside its namespace" \
+  acl_probe chatcast "$MQTT_PW" probe "$PROBE_PW"
+
+# ----------------------------------------------------------------- Redis
+ADMIN_PW_FILE="$T/secrets/redis-throwaway-default.password"
+ADMIN_PW=$(cat "$ADMIN_PW_FILE" 2>/dev/null || true)
+rc() { timeout 10 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning "$@" 2>&1; }
+# (output is captured first: grep -q/head in a pipe could SIGPIPE the client)
+out_is() { # expected command... : first line of the output equals expected
+  local want=$1 out
+  shift
+  out=$("$@" || true)
+  [ "${out%%$'\n'*}" = "$want" ]
+}
+out_has() { # pattern command... : the output (stdout+stderr) matches pattern
+  local pat=$1 out
+  shift
+  out=$("$@" || true)
+  grep -q -- "$pat" <<<"$out"
+}
+check "Redis: app user 'chatcast' with its password: PING -> PONG" \
+  out_is PONG rc --user chatcast --pass "$REDIS_APP_PW" PING
+check "Redis: default user with the role-generated admin password ($(basename "$ADMIN_PW_FILE")): PING -> PONG" \
+  out_is PONG rc -a "$ADMIN_PW" PING
+check "Redis: no password: PING -> NOAUTH" \
+  out_has '^NOAUTH' rc PING
+check "Redis: no password: GET -> NOAUTH" \
+  out_has '^NOAUTH' rc GET some-key
+check "Redis: wrong password -> WRONGPASS" \
+  out_has 'WRONGPASS' rc --user chatcast --pass "wrong-$REDIS_APP_PW" PING
+history_write() {
+  rc --user chatcast --pass "$REDIS_APP_PW" RPUSH "$NAMESPACE:history:test" m1 >/dev/null &&
+    [ "$(rc --user chatcast --pass "$REDIS_APP_PW" EXPIRE "$NAMESPACE:history:test" 600)" = 1 ] &&
+    [ "$(rc --user chatcast --pass "$REDIS_APP_PW" LINDEX "$NAMESPACE:history:test" 0)" = m1 ]
+}
+check "Redis: app user can write history under $NAMESPACE: (RPUSH + EXPIRE + LINDEX)" history_write
+check "Redis: app user may not touch keys outside $NAMESPACE: (SET other:key -> NOPERM)" \
+  out_has 'NOPERM' rc --user chatcast --pass "$REDIS_APP_PW" SET other:key x
+check "Redis: app user may not run dangerous commands (CONFIG SET / FLUSHALL -> NOPERM)" \
+  bash -c 'a=$("$@" CONFIG SET maxmemory 0); b=$("$@" FLUSHALL); [[ $a == *NOPERM* && $b == *NOPERM* ]]' _ \
+  timeout 10 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning --user chatcast --pass "$REDIS_APP_PW"
+check "Redis: maxmemory-policy is volatile-lru" \
+  bash -c '[ "$("$@" CONFIG GET maxmemory-policy | sed -n 2p)" = volatile-lru ]' _ \
+  timeout 10 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning -a "$ADMIN_PW"
+check "Redis: maxmemory is 64mb (67108864)" \
+  bash -c '[ "$("$@" CONFIG GET maxmemory | sed -n 2p)" = 67108864 ]' _ \
+  timeout 10 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning -a "$ADMIN_PW"
+check "Redis: bound to 127.0.0.1 only, protected-mode yes" \
+  bash -c 'b=$("$@" CONFIG GET bind | sed -n 2p); p=$("$@" CONFIG GET protected-mode | sed -n 2p); [ "$b" = 127.0.0.1 ] && [ "$p" = yes ]' _ \
+  timeout 10 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning -a "$ADMIN_PW"
+
+# ------------------------------------------------------------ files/secrets
+no_plaintext() { # no password in clear in the generated configs
+  ! grep -rqF -e "$MQTT_PW" -e "$PROBE_PW" -e "$REDIS_APP_PW" -e "$ADMIN_PW" "$T/mosquitto/etc" "$T/redis/etc"
+}
+check "secrets: no plain-text password in the mosquitto/redis config files" no_plaintext
+modes_ok() {
+  [ "$(stat -c '%a %U:%G' "$T/mosquitto/etc/passwd")" = "640 root:mosquitto" ] &&
+    [ "$(stat -c '%a %U:%G' "$T/mosquitto/etc/acl")" = "640 root:mosquitto" ] &&
+    [ "$(stat -c '%a %U:%G' "$T/mosquitto/etc/tls/server.key")" = "640 root:mosquitto" ] &&
+    [ "$(stat -c '%a %U:%G' "$T/redis/etc/redis.conf")" = "640 root:redis" ] &&
+    [ "$(stat -c '%a' "$ADMIN_PW_FILE")" = 600 ]
+}
+check "secrets: password file, ACL, TLS key and redis.conf are 0640 root:<service group>; generated secret 0600" modes_ok
+check "mosquitto ACL file grants exactly 'topic readwrite MOL-$NAMESPACE/#' to chatcast" \
+  bash -c 'awk "/^user chatcast\$/{f=1;next} /^user /{f=0} f && /^topic/" "$1" | grep -qx "topic readwrite MOL-$2/#" &&
+           [ "$(awk "/^user chatcast\$/{f=1;next} /^user /{f=0} f && /^topic/" "$1" | wc -l)" = 1 ]' _ "$T/mosquitto/etc/acl" "$NAMESPACE"
+
+# ----------------------------------------------- hook: real Chatcast node
+# >>> CHATCAST_CONNECT_CHECK hook (the lead adds a real Chatcast node check here)
+if [ -n "${CHATCAST_CONNECT_CHECK:-}" ]; then
+  info "running CHATCAST_CONNECT_CHECK against the throw-away instances"
+  if (
+    export MQTT_URL="mqtt://chatcast:$MQTT_PW@127.0.0.1:$MQTT_PORT"
+    export REDIS_URL="redis://chatcast:$REDIS_APP_PW@127.0.0.1:$REDIS_PORT/0"
+    export NAMESPACE MQTT_TOPIC_SEPARATOR=/
+    cd "$ROOT" && bash -c "$CHATCAST_CONNECT_CHECK"
+  ); then
+    pass "CHATCAST_CONNECT_CHECK: $CHATCAST_CONNECT_CHECK"
+  else
+    fail "CHATCAST_CONNECT_CHECK: $CHATCAST_CONNECT_CHECK"
+  fi
+fi
+# <<< CHATCAST_CONNECT_CHECK hook
+
+# ------------------------------------------------- password rotation apply
+OLD_MQTT_PW=$MQTT_PW
+OLD_REDIS_APP_PW=$REDIS_APP_PW
+MQTT_PW=$(rand)
+REDIS_APP_PW=$(rand)
+write_vars "$MQTT_PW" "$REDIS_APP_PW"
+if apply apply3 && [[ "$(recap apply3)" =~ failed=0\  ]]; then
+  pass "apply #3: password rotation ($(recap apply3 | tr -s ' '))"
+else
+  fail "apply #3 (password rotation) failed"
+  show_log apply3 40
+fi
+check "rotation: new MQTT password works" \
+  roundtrip chatcast "$MQTT_PW" chatcast "$MQTT_PW" "MOL-$NAMESPACE/EVENT/node-2" "$MQTT_PORT"
+check "rotation: old MQTT password is refused" \
+  refused mq mosquitto_pub -p "$MQTT_PORT" -u chatcast -P "$OLD_MQTT_PW" -t "MOL-$NAMESPACE/EVENT/x" -m old
+check "rotation: new Redis app password works" \
+  out_is PONG rc --user chatcast --pass "$REDIS_APP_PW" PING
+check "rotation: old Redis app password is refused (WRONGPASS)" \
+  out_has 'WRONGPASS' rc --user chatcast --pass "$OLD_REDIS_APP_PW" PING
+check "rotation: history written before the rotation survived the Redis restart" \
+  out_is m1 rc --user chatcast --pass "$REDIS_APP_PW" LINDEX "$NAMESPACE:history:test" 0
+
+# ------------------------------------------------------------- stop daemons
+MQ_PID=$(cat "$T/mosquitto/run/mosquitto.pid" 2>/dev/null || true)
+RD_PID=$(cat "$T/redis/run/redis-server.pid" 2>/dev/null || true)
+stop_by_pidfile "$T/mosquitto/run/mosquitto.pid" /usr/sbin/mosquitto
+stop_by_pidfile "$T/redis/run/redis-server.pid" /usr/bin/redis-server
+check "throw-away daemons stopped by PID (mosquitto ${MQ_PID:-?}, redis ${RD_PID:-?})" \
+  bash -c 'gone() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null || true); [ -z "$s" ] || [ "${s#Z}" != "$s" ]; }
+           [ -n "$1" ] && [ -n "$2" ] && gone "$1" && gone "$2"' _ "$MQ_PID" "$RD_PID"
+check "host's own Redis (6379) / Mosquitto (1883) untouched (listening before: '$SYS_BEFORE', after: '$(system_listeners)')" \
+  test "$SYS_BEFORE" = "$(system_listeners)"
+
+cleanup
+T=""
+summary
+[ "$FAILED" -eq 0 ]
