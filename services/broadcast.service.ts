@@ -114,9 +114,10 @@ const BroadcastServiceSchema: ServiceSchema<BroadcastSettings, BroadcastMethods,
 			},
 		},
 
-		"$transporter.connected"(ctx: Context<{ wasReconnect: boolean }>) {
+		"$transporter.connected"() {
 			// Packets sent while we were away are lost: catch up from history, and re-announce our streams.
-			if (ctx.params.wasReconnect) this.hub.resyncAll();
+			// (Every connect, not only `wasReconnect`: the MQTT transporter reports a reconnect as a first connect.)
+			this.hub.resyncAll();
 			this.announcePresence(this.hub.stats().map(s => s.channel));
 		},
 

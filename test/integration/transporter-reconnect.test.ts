@@ -1,0 +1,83 @@
+/**
+ * An edge whose MQTT connection drops misses the packets sent meanwhile (QoS 0). When it reconnects it
+ * re-reads every channel it serves from history, so its subscribers still get them — here with no later
+ * message to reveal the gap and the periodic heads check turned far out, so only the reconnect can.
+ */
+import { randomUUID } from "node:crypto";
+import net from "node:net";
+import { publishMany } from "../support/http";
+import { MQTT_URL, startNode, uniqueNamespace, waitFor, type ChatcastNode } from "../support/node-process";
+import { openStream } from "../support/sse-client";
+
+/** A TCP proxy to the MQTT broker that can cut every connection and refuse new ones for a while. */
+class CuttableProxy {
+	private readonly sockets = new Set<net.Socket>();
+	private down = false;
+	private readonly server = net.createServer(client => {
+		if (this.down) return void client.destroy();
+		const target = new URL(MQTT_URL);
+		const upstream = net.connect(Number(target.port || 1883), target.hostname);
+		for (const socket of [client, upstream]) {
+			this.sockets.add(socket);
+			socket.on("close", () => this.sockets.delete(socket));
+			socket.on("error", () => socket.destroy());
+		}
+		client.pipe(upstream).pipe(client);
+	});
+
+	listen(): Promise<number> {
+		return new Promise(resolve => this.server.listen(0, "127.0.0.1", () => resolve((this.server.address() as net.AddressInfo).port)));
+	}
+
+	cut(): void {
+		this.down = true;
+		for (const socket of this.sockets) socket.destroy();
+	}
+
+	restore(): void {
+		this.down = false;
+	}
+
+	close(): Promise<void> {
+		this.cut();
+		return new Promise(resolve => this.server.close(() => resolve()));
+	}
+}
+
+const namespace = uniqueNamespace("reconnect");
+const proxy = new CuttableProxy();
+let core: ChatcastNode;
+let edge: ChatcastNode;
+
+beforeAll(async () => {
+	const proxyPort = await proxy.listen();
+	core = await startNode({ namespace, services: ["api", "ingest", "history"] });
+	edge = await startNode({
+		namespace, services: ["api", "broadcast"],
+		env: { MQTT_URL: `mqtt://127.0.0.1:${proxyPort}`, SSE_RESYNC_MS: "600000", LOG_LEVEL: "info" },
+	});
+}, 40_000);
+
+afterAll(async () => {
+	await Promise.all([edge?.stop(), core?.stop()]);
+	await proxy.close();
+});
+
+test("messages published while an edge's transporter was down reach its subscribers after the reconnect", async () => {
+	const channel = randomUUID();
+	const stream = await openStream(`${edge.baseUrl}/api/channels/${channel}/events`);
+	await publishMany(core.baseUrl, channel, 2);
+	await stream.waitForMessages(2);
+
+	proxy.cut();
+	await waitFor(() => edge.output().includes("MQTT client is disconnected"), 5000, "the edge to notice");
+	await publishMany(core.baseUrl, channel, 3, "while-away");
+	await new Promise(r => setTimeout(r, 300));
+	expect(stream.messages).toHaveLength(2);
+
+	proxy.restore();
+	await stream.waitForMessages(5, 15_000);
+	expect(stream.messages.map(m => m.seq)).toEqual([1, 2, 3, 4, 5]);
+	expect(stream.messages.slice(2).map(m => m.text)).toEqual(["while-away1", "while-away2", "while-away3"]);
+	stream.close();
+}, 40_000);
