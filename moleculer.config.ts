@@ -4,7 +4,7 @@
  * `src/config.ts` parses and checks them.
  */
 import type { BrokerOptions, TransporterConfig } from "moleculer";
-import { loadConfig, type ChatcastConfig } from "./src/config";
+import type { ChatcastConfig } from "./src/config";
 import { SharedPortPrometheusReporter } from "./src/metrics-reporter";
 
 /** Builds the broker options for one node; `transporterUrl` is MQTT_URL or the embedded broker's URL. */
@@ -30,7 +30,8 @@ export function createBrokerOptions(config: ChatcastConfig, transporterUrl: stri
 		// The MQTT transporter: QoS 0 like every Moleculer transporter; lost packets are repaired from history.
 		transporter: transporterUrl ? mqttTransporter(transporterUrl, config.mqttTopicSeparator) : null,
 
-		// Requests to history/ingest: a short timeout, one retry for idempotent reads is left to callers.
+		// A call to history or ingest that gets no answer in 5 s fails (503 to the client); no automatic
+		// retry: a publish is retried by its client, with the same clientMsgId.
 		requestTimeout: 5_000,
 		retryPolicy: { enabled: false },
 
@@ -61,6 +62,3 @@ export function mqttTransporter(url: string, topicSeparator: string): Transporte
 	if (parsed.password) options.password = decodeURIComponent(parsed.password);
 	return { type: "MQTT", options };
 }
-
-/** For `moleculer-runner` and tooling that expects a default export. */
-export default createBrokerOptions(loadConfig(process.env), process.env.MQTT_URL);

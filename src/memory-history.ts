@@ -18,8 +18,17 @@ export class MemoryHistory implements HistoryStore {
 	constructor(private readonly options: HistoryStoreOptions, private readonly now: () => number = Date.now) {}
 
 	async append(draft: MessageDraft): Promise<AppendResult> {
-		const log = this.channel(draft.channel);
+		let log = this.current(draft.channel);
+		if (!log) {
+			log = { lastSeq: 0, messages: [], expiresAt: 0, idempotent: new Map() };
+			this.channels.set(draft.channel, log);
+		}
 		const now = this.now();
+		// Keys are kept in insertion order with one lifetime, so the expired ones are at the front.
+		for (const [key, entry] of log.idempotent) {
+			if (entry.expiresAt > now) break;
+			log.idempotent.delete(key);
+		}
 		if (draft.clientMsgId !== undefined) {
 			const seen = log.idempotent.get(draft.clientMsgId);
 			if (seen && seen.expiresAt > now) return { message: seen.message, created: false };
@@ -35,7 +44,8 @@ export class MemoryHistory implements HistoryStore {
 	}
 
 	async range(channel: string, after: number, limit: number): Promise<HistoryPage> {
-		const log = this.channel(channel);
+		const log = this.current(channel);
+		if (!log) return { messages: [], oldestSeq: 1, lastSeq: 0 };
 		const oldestSeq = log.messages[0]?.seq ?? log.lastSeq + 1;
 		const start = Math.max(0, after + 1 - oldestSeq);
 		return { messages: log.messages.slice(start, start + limit), oldestSeq, lastSeq: log.lastSeq };
@@ -46,9 +56,9 @@ export class MemoryHistory implements HistoryStore {
 	}
 
 	async purge(channel: string): Promise<number> {
-		const log = this.channel(channel);
-		const count = log.messages.length;
-		log.messages = [];
+		const log = this.current(channel);
+		const count = log?.messages.length ?? 0;
+		if (log) log.messages = [];
 		return count;
 	}
 
@@ -58,16 +68,10 @@ export class MemoryHistory implements HistoryStore {
 		this.channels.clear();
 	}
 
-	/** The channel's log with expired messages and idempotency keys dropped (seq survives, as in Redis). */
-	private channel(channel: string): ChannelLog {
-		const now = this.now();
-		let log = this.channels.get(channel);
-		if (!log) {
-			log = { lastSeq: 0, messages: [], expiresAt: 0, idempotent: new Map() };
-			this.channels.set(channel, log);
-		}
-		if (log.messages.length > 0 && log.expiresAt <= now) log.messages = [];
-		for (const [key, entry] of log.idempotent) if (entry.expiresAt <= now) log.idempotent.delete(key);
+	/** The channel's log, if it has one, with expired messages dropped (seq survives, as in Redis). Reads create nothing. */
+	private current(channel: string): ChannelLog | undefined {
+		const log = this.channels.get(channel);
+		if (log && log.messages.length > 0 && log.expiresAt <= this.now()) log.messages = [];
 		return log;
 	}
 }
