@@ -31,7 +31,15 @@ export interface TestStream {
 	close(): void;
 }
 
-export function openStream(url: string, options: { lastEventId?: number | string } = {}): Promise<TestStream> {
+export interface OpenStreamOptions {
+	lastEventId?: number | string;
+	/** Called for each `message` event, as it is parsed. */
+	onMessage?: (message: ChatMessage) => void;
+	/** Called once when the stream ends, fails or is closed. */
+	onEnd?: () => void;
+}
+
+export function openStream(url: string, options: OpenStreamOptions = {}): Promise<TestStream> {
 	return new Promise((resolve, reject) => {
 		const headers: Record<string, string> = { Accept: "text/event-stream" };
 		if (options.lastEventId !== undefined) headers["Last-Event-ID"] = String(options.lastEventId);
@@ -52,16 +60,24 @@ export function openStream(url: string, options: { lastEventId?: number | string
 			const parser = createParser({
 				onEvent: event => {
 					stream.events.push(event);
-					if (event.event === "message") stream.messages.push(JSON.parse(event.data) as ChatMessage);
+					if (event.event !== "message") return;
+					const message = JSON.parse(event.data) as ChatMessage;
+					stream.messages.push(message);
+					options.onMessage?.(message);
 				},
 				onRetry: ms => { stream.retry = ms; },
 				onComment: () => { stream.comments++; },
 			});
 			res.setEncoding("utf8");
 			res.on("data", (chunk: string) => parser.feed(chunk));
-			res.on("end", () => { stream.ended = true; });
-			res.on("close", () => { stream.ended = true; });
-			res.on("error", () => { stream.ended = true; });
+			const end = (): void => {
+				if (stream.ended) return;
+				stream.ended = true;
+				options.onEnd?.();
+			};
+			res.on("end", end);
+			res.on("close", end);
+			res.on("error", end);
 			resolve(stream);
 		});
 		req.on("error", reject);
@@ -101,37 +117,38 @@ export class ResilientSubscriber {
 
 	private async connect(): Promise<void> {
 		while (!this.stopped) {
+			let stream: TestStream | undefined;
 			try {
-				const stream = await openStream(this.url, { lastEventId: this.lastSeq });
-				if (stream.status === 200) {
-					this.current = stream;
-					this.follow(stream);
-					return;
-				}
-				stream.close();
+				stream = await openStream(this.url, {
+					lastEventId: this.lastSeq,
+					onMessage: message => this.receive(message.seq),
+					// A stream that ends before openStream resolves is handled below, not here.
+					onEnd: () => { if (stream !== undefined && stream === this.current) this.reconnectLater(); },
+				});
 			} catch {
 				// Connection refused or reset: the edge is restarting; try again like EventSource would.
 			}
+			if (stream?.status === 200 && !stream.ended) {
+				this.current = stream;
+				return;
+			}
+			if (stream?.status === 200) this.reconnects++; // opened and ended at once (a stopping edge)
+			stream?.close();
 			await new Promise(r => setTimeout(r, this.retryMs));
 		}
 	}
 
-	private follow(stream: TestStream): void {
-		let read = 0;
-		const poll = setInterval(() => {
-			for (; read < stream.messages.length; read++) {
-				const seq = stream.messages[read].seq;
-				if (this.seqs.has(seq)) this.duplicates++;
-				this.seqs.add(seq);
-				this.lastSeq = Math.max(this.lastSeq ?? 0, seq);
-			}
-			if (stream.ended) {
-				clearInterval(poll);
-				if (!this.stopped) {
-					this.reconnects++;
-					setTimeout(() => void this.connect(), this.retryMs);
-				}
-			}
-		}, 10);
+	private receive(seq: number): void {
+		if (this.seqs.has(seq)) this.duplicates++;
+		this.seqs.add(seq);
+		this.lastSeq = Math.max(this.lastSeq ?? 0, seq);
+	}
+
+	/** After the open stream ends: EventSource would reconnect after its retry delay. */
+	private reconnectLater(): void {
+		this.current = undefined;
+		if (this.stopped) return;
+		this.reconnects++;
+		setTimeout(() => void this.connect(), this.retryMs);
 	}
 }
