@@ -10,7 +10,11 @@ async function main(): Promise<void> {
 	// aedes is an ES module: import() loads it from CommonJS.
 	const { Aedes } = await import("aedes");
 	const aedes = await Aedes.createBroker();
-	const server = net.createServer(socket => aedes.handle(socket));
+	// No Nagle: a request is answered with several small packets in a row (see README, "Scaling").
+	const server = net.createServer(socket => {
+		socket.setNoDelay(true);
+		aedes.handle(socket);
+	});
 
 	const listen = (port: number): Promise<number> => new Promise((resolve, reject) => {
 		server.once("error", reject);

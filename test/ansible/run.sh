@@ -351,6 +351,8 @@ check "Redis: bound to 127.0.0.1 only, protected-mode yes" \
 no_plaintext() { # no password in clear in the generated configs
   ! grep -rqF -e "$MQTT_PW" -e "$PROBE_PW" -e "$REDIS_APP_PW" -e "$ADMIN_PW" "$T/mosquitto/etc" "$T/redis/etc"
 }
+check "MQTT: TCP_NODELAY on (Moleculer's small back-to-back packets would wait ~40 ms each)" \
+  grep -qx "set_tcp_nodelay true" "$T/mosquitto/etc/mosquitto.conf"
 check "secrets: no plain-text password in the mosquitto/redis config files" no_plaintext
 modes_ok() {
   [ "$(stat -c '%a %U:%G' "$T/mosquitto/etc/passwd")" = "640 root:mosquitto" ] &&
