@@ -74,6 +74,18 @@ export function loadConfig(env: Env): ChatcastConfig {
 		const raw = env[name]?.trim();
 		return raw ? raw : undefined;
 	};
+	const url = (name: string, protocols: string[]): string | undefined => {
+		const raw = text(name);
+		if (raw === undefined) return undefined;
+		let protocol = "";
+		try {
+			protocol = new URL(raw).protocol;
+		} catch {
+			// reported below
+		}
+		if (!protocols.includes(protocol)) problems.push(`${name} must be a URL starting with ${protocols.map(p => `${p}//`).join(" or ")}`);
+		return raw;
+	};
 
 	const logLevel = (text("LOG_LEVEL") ?? "info") as ChatcastConfig["logLevel"];
 	if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
@@ -90,10 +102,10 @@ export function loadConfig(env: Env): ChatcastConfig {
 	const config: ChatcastConfig = {
 		port: int("PORT", 3000, 0, 65535),
 		host: text("HOST") ?? "127.0.0.1",
-		mqttUrl: text("MQTT_URL"),
+		mqttUrl: url("MQTT_URL", ["mqtt:", "mqtts:"]),
 		mqttTopicSeparator: (text("MQTT_TOPIC_SEPARATOR") ?? "/") as ChatcastConfig["mqttTopicSeparator"],
 		embeddedMqttPort: int("EMBEDDED_MQTT_PORT", 1884, 0, 65535),
-		redisUrl: text("REDIS_URL"),
+		redisUrl: url("REDIS_URL", ["redis:", "rediss:"]),
 		namespace: text("NAMESPACE") ?? "chatcast",
 		nodeID: text("NODE_ID"),
 		historyLimit: int("HISTORY_LIMIT", 1000, 1, 1_000_000),

@@ -17,7 +17,8 @@ describe("configuration", () => {
 	});
 
 	test("every bad variable is reported at once", () => {
-		const load = (): unknown => loadConfig({ PORT: "http", HISTORY_LIMIT: "0", SERVICES: "api,chat", LOG_LEVEL: "loud", NAMESPACE: "a b", NODE_ID: "edge+1" });
-		for (const name of ["PORT", "HISTORY_LIMIT", "SERVICES", "LOG_LEVEL", "NAMESPACE", "NODE_ID"]) expect(load).toThrow(name);
+		const load = (): unknown => loadConfig({ PORT: "http", HISTORY_LIMIT: "0", SERVICES: "api,chat", LOG_LEVEL: "loud", NAMESPACE: "a b", NODE_ID: "edge+1",
+			MQTT_URL: "127.0.0.1:1883", REDIS_URL: "http://redis" });
+		for (const name of ["PORT", "HISTORY_LIMIT", "SERVICES", "LOG_LEVEL", "NAMESPACE", "NODE_ID", "MQTT_URL", "REDIS_URL"]) expect(load).toThrow(name);
 	});
 });
