@@ -15,17 +15,25 @@ export function createBrokerOptions(config: ChatcastConfig, transporterUrl: stri
 		nodeID: config.nodeID,
 
 		// JSON lines (pino) in production, short readable lines in development.
-		logger: config.logFormat === "json"
-			? { type: "Pino", options: { level: config.logLevel } }
-			: { type: "Console", options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY, moduleColors: false } },
+		logger:
+			config.logFormat === "json"
+				? { type: "Pino", options: { level: config.logLevel } }
+				: {
+						type: "Console",
+						options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY, moduleColors: false },
+					},
 		logLevel: config.logLevel,
 
 		// Moleculer's built-in metrics plus Chatcast's (src/metrics.ts), scraped at http://<host>:<metricsPort>/metrics.
 		// The port may be shared for a moment during a pm2 reload (see src/metrics-reporter.ts).
-		metrics: config.metricsPort === undefined
-			? { enabled: false }
-			// Moleculer takes a reporter instance here; its typings only list the config forms.
-			: { enabled: true, reporter: new SharedPortPrometheusReporter({ port: config.metricsPort, path: "/metrics" }) as unknown as "Prometheus" },
+		metrics:
+			config.metricsPort === undefined
+				? { enabled: false }
+				: // Moleculer takes a reporter instance here; its typings only list the config forms.
+					{
+						enabled: true,
+						reporter: new SharedPortPrometheusReporter({ port: config.metricsPort, path: "/metrics" }) as unknown as "Prometheus",
+					},
 
 		// The MQTT transporter: QoS 0 like every Moleculer transporter; lost packets are repaired from history.
 		transporter: transporterUrl ? mqttTransporter(transporterUrl, config.mqttTopicSeparator) : null,

@@ -25,7 +25,12 @@ const tick = (): Promise<void> => new Promise(resolve => setImmediate(resolve));
 
 function messages(channel: string, count: number): ChatMessage[] {
 	return Array.from({ length: count }, (_, i) => ({
-		id: randomUUID(), seq: i + 1, channel, author: "bench", text: `message ${i} `.repeat(8), sentAt: new Date().toISOString(),
+		id: randomUUID(),
+		seq: i + 1,
+		channel,
+		author: "bench",
+		text: `message ${i} `.repeat(8),
+		sentAt: new Date().toISOString(),
 	}));
 }
 
@@ -78,7 +83,10 @@ async function main(): Promise<void> {
 			const hubNs = median(hub) / deliveries;
 			const naiveNs = median(naive) / deliveries;
 			rows.push({
-				subscribers, "msgs/tick": perTick, "hub ns/delivery": hubNs.toFixed(0), "naive ns/delivery": naiveNs.toFixed(0),
+				subscribers,
+				"msgs/tick": perTick,
+				"hub ns/delivery": hubNs.toFixed(0),
+				"naive ns/delivery": naiveNs.toFixed(0),
 				"naive ÷ hub": (naiveNs / hubNs).toFixed(2),
 			});
 		}

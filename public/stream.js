@@ -10,156 +10,156 @@
 // Last-Event-ID. Once it is CLOSED (e.g. the server answered non-200) it never
 // retries, so we open a new one with ?lastEventId=<last seq seen> after a backoff.
 
-import { eventsUrl } from './server-api.js';
+import { eventsUrl } from "./server-api.js";
 
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 15000;
 
 export class ChannelStream {
-  /**
-   * @param {string} channel
-   * @param {{
-   *   onMessage?: (msg: any) => void,
-   *   onReset?: (info: { oldestSeq: number, lastSeq: number, after: number }) => void,
-   *   onPresence?: (info: { subscribers: number }) => void,
-   *   onState?: (state: string) => void,
-   *   onOpen?: () => void,
-   * }} handlers
-   */
-  constructor(channel, handlers = {}) {
-    this.channel = channel;
-    this.handlers = handlers;
-    this.source = null;
-    this.lastSeq = 0;
-    this.everOpen = false;
-    this.attempt = 0;
-    this.timer = null;
-    this.stopped = true;
-    this.state = null;
+	/**
+	 * @param {string} channel
+	 * @param {{
+	 *   onMessage?: (msg: any) => void,
+	 *   onReset?: (info: { oldestSeq: number, lastSeq: number, after: number }) => void,
+	 *   onPresence?: (info: { subscribers: number }) => void,
+	 *   onState?: (state: string) => void,
+	 *   onOpen?: () => void,
+	 * }} handlers
+	 */
+	constructor(channel, handlers = {}) {
+		this.channel = channel;
+		this.handlers = handlers;
+		this.source = null;
+		this.lastSeq = 0;
+		this.everOpen = false;
+		this.attempt = 0;
+		this.timer = null;
+		this.stopped = true;
+		this.state = null;
 
-    this.onOnline = () => {
-      if (this.stopped) return;
-      // Don't wait for the backoff (or the browser's retry delay) once the network is back.
-      if (!this.source || this.source.readyState !== EventSource.OPEN) this.connectNow();
-    };
-    this.onOffline = () => {
-      if (!this.stopped && (!this.source || this.source.readyState !== EventSource.OPEN)) this.setState('offline');
-    };
-  }
+		this.onOnline = () => {
+			if (this.stopped) return;
+			// Don't wait for the backoff (or the browser's retry delay) once the network is back.
+			if (!this.source || this.source.readyState !== EventSource.OPEN) this.connectNow();
+		};
+		this.onOffline = () => {
+			if (!this.stopped && (!this.source || this.source.readyState !== EventSource.OPEN)) this.setState("offline");
+		};
+	}
 
-  /** Starts streaming, resuming after `lastSeq` (the newest seq already shown). */
-  start(lastSeq = 0) {
-    this.lastSeq = Math.max(this.lastSeq, Number(lastSeq) || 0);
-    this.stopped = false;
-    window.addEventListener('online', this.onOnline);
-    window.addEventListener('offline', this.onOffline);
-    this.open();
-  }
+	/** Starts streaming, resuming after `lastSeq` (the newest seq already shown). */
+	start(lastSeq = 0) {
+		this.lastSeq = Math.max(this.lastSeq, Number(lastSeq) || 0);
+		this.stopped = false;
+		window.addEventListener("online", this.onOnline);
+		window.addEventListener("offline", this.onOffline);
+		this.open();
+	}
 
-  stop() {
-    this.stopped = true;
-    window.removeEventListener('online', this.onOnline);
-    window.removeEventListener('offline', this.onOffline);
-    clearTimeout(this.timer);
-    this.timer = null;
-    this.closeSource();
-  }
+	stop() {
+		this.stopped = true;
+		window.removeEventListener("online", this.onOnline);
+		window.removeEventListener("offline", this.onOffline);
+		clearTimeout(this.timer);
+		this.timer = null;
+		this.closeSource();
+	}
 
-  connectNow() {
-    clearTimeout(this.timer);
-    this.timer = null;
-    this.closeSource();
-    this.open();
-  }
+	connectNow() {
+		clearTimeout(this.timer);
+		this.timer = null;
+		this.closeSource();
+		this.open();
+	}
 
-  setState(state) {
-    if (state === this.state) return;
-    this.state = state;
-    this.handlers.onState?.(state);
-  }
+	setState(state) {
+		if (state === this.state) return;
+		this.state = state;
+		this.handlers.onState?.(state);
+	}
 
-  closeSource() {
-    if (!this.source) return;
-    this.source.close();
-    this.source = null;
-  }
+	closeSource() {
+		if (!this.source) return;
+		this.source.close();
+		this.source = null;
+	}
 
-  open() {
-    if (this.stopped) return;
-    this.setState(this.everOpen ? this.offlineOr('reconnecting') : this.offlineOr('connecting'));
-    const es = new EventSource(eventsUrl(this.channel, this.lastSeq));
-    this.source = es;
+	open() {
+		if (this.stopped) return;
+		this.setState(this.everOpen ? this.offlineOr("reconnecting") : this.offlineOr("connecting"));
+		const es = new EventSource(eventsUrl(this.channel, this.lastSeq));
+		this.source = es;
 
-    es.addEventListener('open', () => {
-      if (es !== this.source) return;
-      this.everOpen = true;
-      this.attempt = 0;
-      this.setState('live');
-      this.handlers.onOpen?.();
-    });
+		es.addEventListener("open", () => {
+			if (es !== this.source) return;
+			this.everOpen = true;
+			this.attempt = 0;
+			this.setState("live");
+			this.handlers.onOpen?.();
+		});
 
-    es.addEventListener('error', () => {
-      if (es !== this.source) return;
-      if (es.readyState === EventSource.CLOSED) {
-        // The browser gave up on this EventSource; build a new one ourselves.
-        this.source = null;
-        this.scheduleReconnect();
-      } else {
-        // CONNECTING: the browser retries on its own, sending Last-Event-ID.
-        this.setState(this.everOpen ? this.offlineOr('reconnecting') : this.offlineOr('connecting'));
-      }
-    });
+		es.addEventListener("error", () => {
+			if (es !== this.source) return;
+			if (es.readyState === EventSource.CLOSED) {
+				// The browser gave up on this EventSource; build a new one ourselves.
+				this.source = null;
+				this.scheduleReconnect();
+			} else {
+				// CONNECTING: the browser retries on its own, sending Last-Event-ID.
+				this.setState(this.everOpen ? this.offlineOr("reconnecting") : this.offlineOr("connecting"));
+			}
+		});
 
-    es.addEventListener('message', (ev) => {
-      if (es !== this.source) return;
-      const msg = parseJson(ev.data);
-      if (!msg || typeof msg !== 'object') return;
-      const seq = Number(msg.seq ?? ev.lastEventId);
-      if (Number.isFinite(seq) && seq > this.lastSeq) this.lastSeq = seq;
-      this.handlers.onMessage?.(msg);
-    });
+		es.addEventListener("message", ev => {
+			if (es !== this.source) return;
+			const msg = parseJson(ev.data);
+			if (!msg || typeof msg !== "object") return;
+			const seq = Number(msg.seq ?? ev.lastEventId);
+			if (Number.isFinite(seq) && seq > this.lastSeq) this.lastSeq = seq;
+			this.handlers.onMessage?.(msg);
+		});
 
-    es.addEventListener('reset', (ev) => {
-      if (es !== this.source) return;
-      const info = parseJson(ev.data);
-      if (!info || typeof info !== 'object') return;
-      const oldestSeq = Number(info.oldestSeq) || 0;
-      const after = this.lastSeq;
-      // The server continues right before oldestSeq (also when its count restarted below ours).
-      this.lastSeq = Math.max(0, oldestSeq - 1);
-      this.handlers.onReset?.({ oldestSeq, lastSeq: Number(info.lastSeq) || 0, after });
-    });
+		es.addEventListener("reset", ev => {
+			if (es !== this.source) return;
+			const info = parseJson(ev.data);
+			if (!info || typeof info !== "object") return;
+			const oldestSeq = Number(info.oldestSeq) || 0;
+			const after = this.lastSeq;
+			// The server continues right before oldestSeq (also when its count restarted below ours).
+			this.lastSeq = Math.max(0, oldestSeq - 1);
+			this.handlers.onReset?.({ oldestSeq, lastSeq: Number(info.lastSeq) || 0, after });
+		});
 
-    es.addEventListener('presence', (ev) => {
-      if (es !== this.source) return;
-      const info = parseJson(ev.data);
-      const subscribers = Number(info && info.subscribers);
-      if (Number.isFinite(subscribers)) this.handlers.onPresence?.({ subscribers });
-    });
-  }
+		es.addEventListener("presence", ev => {
+			if (es !== this.source) return;
+			const info = parseJson(ev.data);
+			const subscribers = Number(info && info.subscribers);
+			if (Number.isFinite(subscribers)) this.handlers.onPresence?.({ subscribers });
+		});
+	}
 
-  scheduleReconnect() {
-    if (this.stopped) return;
-    clearTimeout(this.timer);
-    this.setState(this.offlineOr(this.everOpen ? 'reconnecting' : 'connecting'));
-    const exp = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
-    const delay = Math.round(exp / 2 + Math.random() * (exp / 2));
-    this.attempt += 1;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.open();
-    }, delay);
-  }
+	scheduleReconnect() {
+		if (this.stopped) return;
+		clearTimeout(this.timer);
+		this.setState(this.offlineOr(this.everOpen ? "reconnecting" : "connecting"));
+		const exp = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
+		const delay = Math.round(exp / 2 + Math.random() * (exp / 2));
+		this.attempt += 1;
+		this.timer = setTimeout(() => {
+			this.timer = null;
+			this.open();
+		}, delay);
+	}
 
-  offlineOr(state) {
-    return navigator.onLine === false ? 'offline' : state;
-  }
+	offlineOr(state) {
+		return navigator.onLine === false ? "offline" : state;
+	}
 }
 
 function parseJson(text) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
+	try {
+		return JSON.parse(text);
+	} catch {
+		return null;
+	}
 }

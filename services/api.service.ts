@@ -32,8 +32,15 @@ const BODY_LIMIT = config.maxMessageBytes * 2 + 1024;
 
 /** The demo page may load only its own scripts and styles, and talk only to this origin. */
 const CONTENT_SECURITY_POLICY = [
-	"default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
-	"object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'",
+	"default-src 'self'",
+	"script-src 'self'",
+	"style-src 'self'",
+	"img-src 'self' data:",
+	"connect-src 'self'",
+	"object-src 'none'",
+	"base-uri 'none'",
+	"frame-ancestors 'none'",
+	"form-action 'self'",
 ].join("; ");
 
 function mediaType(req: IncomingMessage): string {
@@ -166,7 +173,14 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
 				const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
 				const alias = (req as { $alias?: { fullPath?: string } }).$alias;
 				const route = alias?.fullPath ?? (res.statusCode === 404 ? "-" : "static");
-				const entry = { method: req.method, route, path: req.url, status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10, requestID };
+				const entry = {
+					method: req.method,
+					route,
+					path: req.url,
+					status: res.statusCode,
+					durationMs: Math.round(durationMs * 10) / 10,
+					requestID,
+				};
 				const line = `${entry.method} ${entry.path} ${entry.status} ${entry.durationMs}ms`;
 				// pino merges a leading object into the JSON line; people read the short line.
 				if (config.logFormat === "json") this.logger.info(entry, line);
@@ -180,7 +194,8 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
 				const channel = parseChannel(req.$params.channel);
 				const lastEventId = parseLastEventId(req.headers["last-event-id"] ?? req.$params.lastEventId);
 				const broadcast = this.broker.getLocalService("broadcast") as unknown as BroadcastService | undefined;
-				if (!broadcast || !broadcast.hub) throw chatError("SERVICE_UNAVAILABLE", { service: "broadcast" }, "This node does not serve streams.");
+				if (!broadcast || !broadcast.hub)
+					throw chatError("SERVICE_UNAVAILABLE", { service: "broadcast" }, "This node does not serve streams.");
 				await broadcast.openStream(res, channel, { lastEventId, format });
 			} catch (err) {
 				if (!res.headersSent) this.sendChatError(req, res, err);

@@ -84,7 +84,12 @@ const BroadcastServiceSchema: ServiceSchema<BroadcastSettings, BroadcastMethods,
 			async handler(ctx: Context<{ channel: string }>) {
 				const channel = parseChannel(ctx.params.channel);
 				const page = await ctx.call<HistoryPage, object>("history.range", { channel, limit: 0 });
-				return { channel, lastSeq: page.lastSeq, subscribers: this.presence.total(channel), byNode: this.presence.byNode(channel) };
+				return {
+					channel,
+					lastSeq: page.lastSeq,
+					subscribers: this.presence.total(channel),
+					byNode: this.presence.byNode(channel),
+				};
 			},
 		},
 
@@ -164,7 +169,8 @@ const BroadcastServiceSchema: ServiceSchema<BroadcastSettings, BroadcastMethods,
 			const counts: ChannelCounts = {};
 			for (const channel of channels) counts[channel] = this.hub.subscriberCount(channel);
 			if (Object.keys(counts).length === 0) return;
-			this.broker.broadcast(PRESENCE_EVENT, { nodeID: this.broker.nodeID, counts }, { groups: [BROADCAST_GROUP] })
+			this.broker
+				.broadcast(PRESENCE_EVENT, { nodeID: this.broker.nodeID, counts }, { groups: [BROADCAST_GROUP] })
 				.catch((err: Error) => this.logger.warn("Presence announcement failed:", err.message));
 		},
 
@@ -173,7 +179,11 @@ const BroadcastServiceSchema: ServiceSchema<BroadcastSettings, BroadcastMethods,
 			const channels = this.hub.servedChannels();
 			for (let i = 0; i < channels.length; i += HEADS_BATCH) {
 				try {
-					this.hub.catchUp(await this.broker.call<Record<string, number>, object>("history.heads", { channels: channels.slice(i, i + HEADS_BATCH) }));
+					this.hub.catchUp(
+						await this.broker.call<Record<string, number>, object>("history.heads", {
+							channels: channels.slice(i, i + HEADS_BATCH),
+						}),
+					);
 				} catch (err) {
 					this.logger.debug("Heads check failed:", (err as Error).message);
 					return;

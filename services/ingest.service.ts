@@ -51,7 +51,8 @@ const IngestService: ServiceSchema<IngestSettings> = {
 				}
 				// A repeat is broadcast again too: broadcast nodes drop seqs they have, and it heals a lost packet.
 				// The message is stored, so a failed fan-out is not the client's failure: nodes repair from history.
-				await ctx.broadcast(MESSAGE_EVENT, result.message, { groups: [BROADCAST_GROUP] })
+				await ctx
+					.broadcast(MESSAGE_EVENT, result.message, { groups: [BROADCAST_GROUP] })
 					.catch((err: Error) => this.logger.warn("Fan-out of a stored message failed:", err.message));
 				ctx.meta.$statusCode = result.created ? 201 : 200;
 				// Where the message can be read back: the history page that holds exactly it.

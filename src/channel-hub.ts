@@ -67,7 +67,10 @@ class Subscriber {
 	/** While joining: live messages that arrived before its replay finished. */
 	queue: ChatMessage[] | null = [];
 
-	constructor(readonly sink: SseSink, readonly format: StreamFormat) {}
+	constructor(
+		readonly sink: SseSink,
+		readonly format: StreamFormat,
+	) {}
 }
 
 class ChannelFeed {
@@ -268,7 +271,10 @@ export class ChannelHub {
 		let page = first;
 		// Messages were missed (trimmed or expired), or the id is from before the store restarted its count.
 		if (after + 1 < first.oldestSeq || after > first.lastSeq) {
-			this.writeFrame(sub, sseEvent({ event: "reset", data: JSON.stringify({ oldestSeq: first.oldestSeq, lastSeq: first.lastSeq }) }));
+			this.writeFrame(
+				sub,
+				sseEvent({ event: "reset", data: JSON.stringify({ oldestSeq: first.oldestSeq, lastSeq: first.lastSeq }) }),
+			);
 			sub.lastSeq = first.oldestSeq - 1;
 			if (after > first.lastSeq) page = await this.options.fetchHistory(channel, sub.lastSeq, this.pageSize);
 		} else {
@@ -330,7 +336,8 @@ export class ChannelHub {
 		if (feed.repairing || this.closed) return;
 		feed.repairing = true;
 		const retry = (): void => {
-			if (this.feeds.get(feed.channel) === feed) this.repair(feed, Math.min(Math.max(delayMs * 2, this.repairRetryMs), MAX_REPAIR_DELAY_MS));
+			if (this.feeds.get(feed.channel) === feed)
+				this.repair(feed, Math.min(Math.max(delayMs * 2, this.repairRetryMs), MAX_REPAIR_DELAY_MS));
 		};
 		const run = async (): Promise<void> => {
 			try {
@@ -355,13 +362,14 @@ export class ChannelHub {
 
 	/** Applies one page of a repair; true when it moved forward and more may follow. */
 	private applyRepairPage(feed: ChannelFeed, page: HistoryPage, from: number): boolean {
-		if (page.lastSeq < from || page.oldestSeq > from + 1 && page.lastSeq > from) {
+		if (page.lastSeq < from || (page.oldestSeq > from + 1 && page.lastSeq > from)) {
 			// Messages this node never delivered are gone from history (or the count restarted):
 			// say so on every stream, then continue from what history still has.
 			this.flush();
 			const reset = sseEvent({ event: "reset", data: JSON.stringify({ oldestSeq: page.oldestSeq, lastSeq: page.lastSeq }) });
 			for (const sub of feed.subscribers) {
-				if (sub.queue !== null) sub.sink.destroy(); // mid-replay: it reconnects and replays afresh
+				if (sub.queue !== null)
+					sub.sink.destroy(); // mid-replay: it reconnects and replays afresh
 				else {
 					this.writeFrame(sub, reset);
 					sub.lastSeq = page.oldestSeq - 1;

@@ -83,7 +83,8 @@ export function loadConfig(env: Env): ChatcastConfig {
 		} catch {
 			// reported below
 		}
-		if (!protocols.includes(protocol)) problems.push(`${name} must be a URL starting with ${protocols.map(p => `${p}//`).join(" or ")}`);
+		if (!protocols.includes(protocol))
+			problems.push(`${name} must be a URL starting with ${protocols.map(p => `${p}//`).join(" or ")}`);
 		return raw;
 	};
 
@@ -121,17 +122,22 @@ export function loadConfig(env: Env): ChatcastConfig {
 		services,
 		publicDir: text("PUBLIC_DIR") ?? path.join(projectRoot(), "public"),
 	};
-	if (config.mqttTopicSeparator !== "/" && config.mqttTopicSeparator !== ".") problems.push('MQTT_TOPIC_SEPARATOR must be "/" or "."');
+	if (config.mqttTopicSeparator !== "/" && config.mqttTopicSeparator !== ".")
+		problems.push('MQTT_TOPIC_SEPARATOR must be "/" or "."');
 	// Both end up in MQTT topic names, where "+", "#" and "/" would be wildcards or levels.
 	if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.namespace)) problems.push("NAMESPACE must be 1-64 letters, digits, '-' or '_'");
-	if (config.nodeID !== undefined && !/^[A-Za-z0-9_.-]{1,128}$/.test(config.nodeID)) problems.push("NODE_ID must be 1-128 letters, digits, '.', '-' or '_'");
+	if (config.nodeID !== undefined && !/^[A-Za-z0-9_.-]{1,128}$/.test(config.nodeID))
+		problems.push("NODE_ID must be 1-128 letters, digits, '.', '-' or '_'");
 	if (problems.length > 0) throw new Error(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
 	return config;
 }
 
 function parseServices(raw: string | undefined, problems: string[]): ServiceName[] {
 	if (!raw || raw === "all") return [...SERVICE_NAMES];
-	const names = raw.split(",").map(s => s.trim()).filter(Boolean);
+	const names = raw
+		.split(",")
+		.map(s => s.trim())
+		.filter(Boolean);
 	const unknown = names.filter(n => !(SERVICE_NAMES as readonly string[]).includes(n));
 	if (unknown.length > 0) problems.push(`SERVICES has unknown names: ${unknown.join(", ")} (known: ${SERVICE_NAMES.join(", ")})`);
 	return SERVICE_NAMES.filter(n => names.includes(n));

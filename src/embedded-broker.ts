@@ -21,8 +21,14 @@ export function startEmbeddedBroker(wantedPort: number, timeoutMs = 10_000): Pro
 	const script = path.join(__dirname, "bin", "embedded-mqtt.js");
 	const child = fork(script, [String(wantedPort)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
 	return new Promise((resolve, reject) => {
-		const timer = setTimeout(() => { child.kill(); reject(new Error("Embedded MQTT broker did not start in time")); }, timeoutMs);
-		child.once("exit", code => { clearTimeout(timer); reject(new Error(`Embedded MQTT broker exited (code ${code})`)); });
+		const timer = setTimeout(() => {
+			child.kill();
+			reject(new Error("Embedded MQTT broker did not start in time"));
+		}, timeoutMs);
+		child.once("exit", code => {
+			clearTimeout(timer);
+			reject(new Error(`Embedded MQTT broker exited (code ${code})`));
+		});
 		child.once("message", (msg: { type: string; port: number }) => {
 			clearTimeout(timer);
 			child.removeAllListeners("exit");
@@ -30,7 +36,9 @@ export function startEmbeddedBroker(wantedPort: number, timeoutMs = 10_000): Pro
 				url: `mqtt://127.0.0.1:${msg.port}`,
 				port: msg.port,
 				gotWantedPort: msg.port === wantedPort,
-				stop: () => { if (child.exitCode === null) child.kill("SIGTERM"); },
+				stop: () => {
+					if (child.exitCode === null) child.kill("SIGTERM");
+				},
 			});
 		});
 	});

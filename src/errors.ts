@@ -57,7 +57,12 @@ const BODY_PARSER_TYPES: Record<string, ErrorType> = {
 };
 
 /** Moleculer's built-in error names that mean "no node can serve this now". */
-const UNAVAILABLE_NAMES = new Set(["ServiceNotFoundError", "ServiceNotAvailableError", "RequestTimeoutError", "ServiceUnavailableError"]);
+const UNAVAILABLE_NAMES = new Set([
+	"ServiceNotFoundError",
+	"ServiceNotAvailableError",
+	"RequestTimeoutError",
+	"ServiceUnavailableError",
+]);
 
 /**
  * Turns anything thrown while serving a request into the HTTP error body, so every error

@@ -15,7 +15,10 @@ interface ChannelLog {
 export class MemoryHistory implements HistoryStore {
 	private readonly channels = new Map<string, ChannelLog>();
 
-	constructor(private readonly options: HistoryStoreOptions, private readonly now: () => number = Date.now) {}
+	constructor(
+		private readonly options: HistoryStoreOptions,
+		private readonly now: () => number = Date.now,
+	) {}
 
 	async append(draft: MessageDraft): Promise<AppendResult> {
 		let log = this.current(draft.channel);

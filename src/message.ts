@@ -54,8 +54,11 @@ export function createDraft(input: PublishInput, limits: { maxMessageBytes: numb
 	if (typeof input.text !== "string" || input.text.trim() === "") throw chatError("EMPTY_MESSAGE");
 	const bytes = Buffer.byteLength(input.text, "utf8");
 	if (bytes > limits.maxMessageBytes) {
-		throw chatError("MESSAGE_TOO_LARGE", { bytes, maxBytes: limits.maxMessageBytes },
-			`The message text is ${bytes} bytes; the limit is ${limits.maxMessageBytes}.`);
+		throw chatError(
+			"MESSAGE_TOO_LARGE",
+			{ bytes, maxBytes: limits.maxMessageBytes },
+			`The message text is ${bytes} bytes; the limit is ${limits.maxMessageBytes}.`,
+		);
 	}
 
 	let author = DEFAULT_AUTHOR;

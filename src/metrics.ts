@@ -28,13 +28,17 @@ export function registerChatMetrics(registry: MetricRegistry, names: MetricName[
 		registry.increment(name, undefined, 0);
 	};
 	const definitions: Record<MetricName, () => void> = {
-		[METRIC.SSE_CONNECTIONS]: () => registry.register({ name: METRIC.SSE_CONNECTIONS, type: "gauge", description: "Open SSE streams on this node" }),
+		[METRIC.SSE_CONNECTIONS]: () =>
+			registry.register({ name: METRIC.SSE_CONNECTIONS, type: "gauge", description: "Open SSE streams on this node" }),
 		[METRIC.PUBLISHED]: counter(METRIC.PUBLISHED, "Messages accepted (stored and broadcast)"),
 		[METRIC.DELIVERED]: counter(METRIC.DELIVERED, "Message writes to SSE subscribers"),
-		[METRIC.PUBLISH_TO_DELIVER]: () => registry.register({
-			name: METRIC.PUBLISH_TO_DELIVER, type: "histogram", description: "From a message's sentAt to its write on this broadcast node",
-			buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-		}),
+		[METRIC.PUBLISH_TO_DELIVER]: () =>
+			registry.register({
+				name: METRIC.PUBLISH_TO_DELIVER,
+				type: "histogram",
+				description: "From a message's sentAt to its write on this broadcast node",
+				buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+			}),
 		[METRIC.GAP_REPAIRS]: counter(METRIC.GAP_REPAIRS, "Gaps in a channel's seq filled from history"),
 		[METRIC.HISTORY_ERRORS]: counter(METRIC.HISTORY_ERRORS, "History store operations that failed"),
 	};

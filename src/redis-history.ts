@@ -42,7 +42,16 @@ return {last, oldest[2] or false, messages}
 `;
 
 interface ChatcastRedis extends Redis {
-	chatcastAppend(seqKey: string, logKey: string, idemKey: string, body: string, limit: number, ttlMs: number, idemMs: number, hasIdem: string): Promise<[number, string]>;
+	chatcastAppend(
+		seqKey: string,
+		logKey: string,
+		idemKey: string,
+		body: string,
+		limit: number,
+		ttlMs: number,
+		idemMs: number,
+		hasIdem: string,
+	): Promise<[number, string]>;
 	chatcastRange(seqKey: string, logKey: string, after: number, limit: number): Promise<[number, string | null, string[]]>;
 }
 
@@ -54,7 +63,10 @@ export interface RedisHistoryOptions extends HistoryStoreOptions {
 export class RedisHistory implements HistoryStore {
 	private readonly redis: ChatcastRedis;
 
-	constructor(url: string, private readonly options: RedisHistoryOptions) {
+	constructor(
+		url: string,
+		private readonly options: RedisHistoryOptions,
+	) {
 		this.redis = new Redis(url, {
 			// Fail fast: a publish must be answered 503 within a couple of seconds when Redis is away, not hang.
 			maxRetriesPerRequest: 1,
@@ -72,8 +84,15 @@ export class RedisHistory implements HistoryStore {
 		const body = JSON.stringify(draft).slice(1);
 		const hasIdem = draft.clientMsgId !== undefined;
 		const [created, json] = await this.redis.chatcastAppend(
-			keys.seq, keys.log, hasIdem ? `${keys.idem}${draft.clientMsgId}` : keys.idem, body,
-			this.options.limit, this.options.ttlSeconds * 1000, this.options.idempotencySeconds * 1000, hasIdem ? "1" : "0");
+			keys.seq,
+			keys.log,
+			hasIdem ? `${keys.idem}${draft.clientMsgId}` : keys.idem,
+			body,
+			this.options.limit,
+			this.options.ttlSeconds * 1000,
+			this.options.idempotencySeconds * 1000,
+			hasIdem ? "1" : "0",
+		);
 		return { message: JSON.parse(json) as ChatMessage, created: created === 1 };
 	}
 
@@ -103,9 +122,18 @@ export class RedisHistory implements HistoryStore {
 	async ping(timeoutMs = 2000): Promise<void> {
 		if (this.redis.status !== "ready") {
 			await new Promise<void>((resolve, reject) => {
-				const timer = setTimeout(() => { cleanup(); reject(new Error(`Redis not connected (status: ${this.redis.status})`)); }, timeoutMs);
-				const onReady = (): void => { cleanup(); resolve(); };
-				const cleanup = (): void => { clearTimeout(timer); this.redis.off("ready", onReady); };
+				const timer = setTimeout(() => {
+					cleanup();
+					reject(new Error(`Redis not connected (status: ${this.redis.status})`));
+				}, timeoutMs);
+				const onReady = (): void => {
+					cleanup();
+					resolve();
+				};
+				const cleanup = (): void => {
+					clearTimeout(timer);
+					this.redis.off("ready", onReady);
+				};
 				this.redis.once("ready", onReady);
 			});
 		}

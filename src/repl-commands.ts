@@ -66,13 +66,33 @@ class UsageError extends Error {
  */
 export function operatorCommands(io: OperatorIO): OperatorCommand[] {
 	return [
-		{ syntax: SYNTAX.channels, description: "Active channels and their subscribers over all edges", run: words => channelsCommand(io.call, words) },
-		{ syntax: SYNTAX.subscribers, description: "A channel's subscribers per edge node and its last seq", run: words => subscribersCommand(io.call, words) },
-		{ syntax: SYNTAX.history, description: `The channel's last n messages (default ${DEFAULT_HISTORY_COUNT}, at most ${MAX_HISTORY_COUNT})`, run: words => historyCommand(io.call, words) },
+		{
+			syntax: SYNTAX.channels,
+			description: "Active channels and their subscribers over all edges",
+			run: words => channelsCommand(io.call, words),
+		},
+		{
+			syntax: SYNTAX.subscribers,
+			description: "A channel's subscribers per edge node and its last seq",
+			run: words => subscribersCommand(io.call, words),
+		},
+		{
+			syntax: SYNTAX.history,
+			description: `The channel's last n messages (default ${DEFAULT_HISTORY_COUNT}, at most ${MAX_HISTORY_COUNT})`,
+			run: words => historyCommand(io.call, words),
+		},
 		{ syntax: SYNTAX.say, description: `Publish a message as "${SYSTEM_AUTHOR}"`, run: words => sayCommand(io.call, words) },
 		// The flag is not declared to commander: purgeCommand reads it from the words.
-		{ syntax: "purge <channel>", description: "Delete the channel's history after a y/N question (-y or --yes: no question)", run: words => purgeCommand(io, words) },
-		{ syntax: SYNTAX.tail, description: "Print the channel's live messages until Enter or Ctrl-C", run: words => tailCommand(io, words) },
+		{
+			syntax: "purge <channel>",
+			description: "Delete the channel's history after a y/N question (-y or --yes: no question)",
+			run: words => purgeCommand(io, words),
+		},
+		{
+			syntax: SYNTAX.tail,
+			description: "Print the channel's live messages until Enter or Ctrl-C",
+			run: words => tailCommand(io, words),
+		},
 	];
 }
 
@@ -88,7 +108,10 @@ export async function channelsCommand(call: CallAction, words: string[]): Promis
 	expectWordCount(words, 0, 0, SYNTAX.channels);
 	const channels = await call<Array<{ channel: string; subscribers: number }>>("broadcast.channels", {});
 	if (channels.length === 0) return "No channel has subscribers.";
-	return formatTable(["channel", "subscribers"], channels.map(c => [c.channel, String(c.subscribers)]));
+	return formatTable(
+		["channel", "subscribers"],
+		channels.map(c => [c.channel, String(c.subscribers)]),
+	);
 }
 
 /**
@@ -104,11 +127,16 @@ export async function channelsCommand(call: CallAction, words: string[]): Promis
 export async function subscribersCommand(call: CallAction, words: string[]): Promise<string> {
 	expectWordCount(words, 1, 1, SYNTAX.subscribers);
 	const summary = await call<{ channel: string; lastSeq: number; subscribers: number; byNode: Record<string, number> }>(
-		"broadcast.channel", { channel: parseChannel(words[0]) });
+		"broadcast.channel",
+		{ channel: parseChannel(words[0]) },
+	);
 	const headline = `${summary.channel}: ${pluralize(summary.subscribers, "subscriber")}, last seq ${summary.lastSeq}`;
 	const nodes = Object.entries(summary.byNode).sort(([a], [b]) => a.localeCompare(b));
 	if (nodes.length === 0) return headline;
-	return `${headline}\n${formatTable(["node", "subscribers"], nodes.map(([node, n]) => [node, String(n)]))}`;
+	return `${headline}\n${formatTable(
+		["node", "subscribers"],
+		nodes.map(([node, n]) => [node, String(n)]),
+	)}`;
 }
 
 /**
@@ -143,7 +171,11 @@ export async function historyCommand(call: CallAction, words: string[]): Promise
 export async function sayCommand(call: CallAction, words: string[]): Promise<string> {
 	expectWordCount(words, 2, Infinity, SYNTAX.say);
 	const [channel, ...text] = words;
-	const message = await call<ChatMessage>("ingest.publish", { channel: parseChannel(channel), text: text.join(" "), author: SYSTEM_AUTHOR });
+	const message = await call<ChatMessage>("ingest.publish", {
+		channel: parseChannel(channel),
+		text: text.join(" "),
+		author: SYSTEM_AUTHOR,
+	});
 	return `Published in ${message.channel}: ${formatMessage(message)}`;
 }
 
@@ -285,6 +317,8 @@ function formatTable(header: string[], rows: string[][]): string {
 	const lines = [header, ...rows];
 	const widths = header.map((_, column) => Math.max(...lines.map(cells => cells[column].length)));
 	return lines
-		.map(cells => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join("  "))
+		.map(cells =>
+			cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join("  "),
+		)
 		.join("\n");
 }

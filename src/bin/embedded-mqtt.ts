@@ -16,13 +16,14 @@ async function main(): Promise<void> {
 		aedes.handle(socket);
 	});
 
-	const listen = (port: number): Promise<number> => new Promise((resolve, reject) => {
-		server.once("error", reject);
-		server.listen(port, "127.0.0.1", () => {
-			server.off("error", reject);
-			resolve((server.address() as net.AddressInfo).port);
+	const listen = (port: number): Promise<number> =>
+		new Promise((resolve, reject) => {
+			server.once("error", reject);
+			server.listen(port, "127.0.0.1", () => {
+				server.off("error", reject);
+				resolve((server.address() as net.AddressInfo).port);
+			});
 		});
-	});
 
 	let port: number;
 	try {

@@ -23,9 +23,11 @@ async function main(): Promise<void> {
 	// The console is for commands: only warnings and errors are logged unless LOG_LEVEL says otherwise.
 	const config = loadConfig({ LOG_LEVEL: "warn", ...process.env });
 	if (!config.mqttUrl) {
-		console.error("MQTT_URL must be set to the MQTT broker of the cluster to join, e.g.\n" +
-			"  MQTT_URL=mqtt://127.0.0.1:1884 NAMESPACE=chatcast npm run repl\n" +
-			"`npm start` prints its embedded broker's URL; production nodes use Mosquitto's.");
+		console.error(
+			"MQTT_URL must be set to the MQTT broker of the cluster to join, e.g.\n" +
+				"  MQTT_URL=mqtt://127.0.0.1:1884 NAMESPACE=chatcast npm run repl\n" +
+				"`npm start` prints its embedded broker's URL; production nodes use Mosquitto's.",
+		);
 		process.exit(2);
 	}
 
@@ -35,7 +37,9 @@ async function main(): Promise<void> {
 	const io: OperatorIO = {
 		call: (action, params) => broker.call(action, params),
 		ask: question => askLine(server, question),
-		untilStopped: async () => { await askLine(server, ""); },
+		untilStopped: async () => {
+			await askLine(server, "");
+		},
 		tail,
 	};
 	// moleculer-repl hands a custom command the `params` its `parse` hook sets: here the words after the name.
@@ -44,8 +48,12 @@ async function main(): Promise<void> {
 		command: command.syntax,
 		description: command.description,
 		allowUnknownOptions: true,
-		parse(parsed: { args: string[]; params?: string[] }) { parsed.params = parsed.args; },
-		async action(_broker: ServiceBroker, words: string[]) { console.log(await command.run(words).catch(formatError)); },
+		parse(parsed: { args: string[]; params?: string[] }) {
+			parsed.params = parsed.args;
+		},
+		async action(_broker: ServiceBroker, words: string[]) {
+			console.log(await command.run(words).catch(formatError));
+		},
 	}));
 
 	const broker = new ServiceBroker({
@@ -63,7 +71,9 @@ async function main(): Promise<void> {
 
 	broker.createService(tailService(tail));
 	const joinTimer = setTimeout(() => {
-		console.error(`Could not reach the MQTT broker at MQTT_URL in ${JOIN_TIMEOUT_MS / 1000} s (see the errors above): is it the cluster's broker?`);
+		console.error(
+			`Could not reach the MQTT broker at MQTT_URL in ${JOIN_TIMEOUT_MS / 1000} s (see the errors above): is it the cluster's broker?`,
+		);
 		process.exit(1);
 	}, JOIN_TIMEOUT_MS);
 	await broker.start();
@@ -76,9 +86,13 @@ async function main(): Promise<void> {
 	const discovered = new Set(broker.registry.getServiceList({ onlyAvailable: true }).map(service => service.name));
 	const missing = COMMAND_SERVICES.filter(name => !discovered.has(name));
 	if (missing.length > 0) {
-		console.log(`No node of namespace "${config.namespace}" runs ${missing.join(", ")} yet: commands that need ${missing.length > 1 ? "them" : "it"} fail until one joins.`);
+		console.log(
+			`No node of namespace "${config.namespace}" runs ${missing.join(", ")} yet: commands that need ${missing.length > 1 ? "them" : "it"} fail until one joins.`,
+		);
 	}
-	console.log(`Joined namespace "${config.namespace}" as ${broker.nodeID}. Chatcast commands: ${commands.map(c => c.syntax.split(" ")[0]).join(", ")}; "help" lists all.`);
+	console.log(
+		`Joined namespace "${config.namespace}" as ${broker.nodeID}. Chatcast commands: ${commands.map(c => c.syntax.split(" ")[0]).join(", ")}; "help" lists all.`,
+	);
 	// Moleculer's typings say repl() returns nothing; moleculer-repl returns its node:repl server.
 	server = broker.repl() as unknown as REPLServer;
 }

@@ -25,8 +25,10 @@ async function main(): Promise<void> {
 	if (!config.mqttUrl) {
 		embedded = await startEmbeddedBroker(config.embeddedMqttPort);
 		const note = embedded.gotWantedPort ? "" : ` (port ${config.embeddedMqttPort} was taken, so a free one was chosen)`;
-		console.log(`MQTT_URL is not set: started the embedded MQTT broker at ${embedded.url}${note}.\n` +
-			`  Other nodes and the REPL join with MQTT_URL=${embedded.url}`);
+		console.log(
+			`MQTT_URL is not set: started the embedded MQTT broker at ${embedded.url}${note}.\n` +
+				`  Other nodes and the REPL join with MQTT_URL=${embedded.url}`,
+		);
 	}
 
 	const broker = new ServiceBroker(createBrokerOptions(config, config.mqttUrl ?? embedded?.url));
@@ -37,10 +39,17 @@ async function main(): Promise<void> {
 		if (stopping) return;
 		stopping = true;
 		broker.logger.info(`${signal} received: stopping (streams are told to reconnect elsewhere).`);
-		setTimeout(() => { broker.logger.error("Graceful stop took too long; exiting."); process.exit(1); }, STOP_TIMEOUT_MS).unref();
-		broker.stop()
+		setTimeout(() => {
+			broker.logger.error("Graceful stop took too long; exiting.");
+			process.exit(1);
+		}, STOP_TIMEOUT_MS).unref();
+		broker
+			.stop()
 			.catch(err => broker.logger.error("Stop failed:", err))
-			.finally(() => { embedded?.stop(); process.exit(0); });
+			.finally(() => {
+				embedded?.stop();
+				process.exit(0);
+			});
 	};
 	process.on("SIGINT", () => stop("SIGINT"));
 	process.on("SIGTERM", () => stop("SIGTERM"));
@@ -54,8 +63,11 @@ async function main(): Promise<void> {
 
 	// A node that publishes or streams serves only once it can reach history (locally or over the transporter).
 	if (config.services.some(name => name !== "history")) {
-		await broker.waitForServices(["history"], HISTORY_WAIT_MS).catch(() =>
-			broker.logger.warn(`No history service found within ${HISTORY_WAIT_MS / 1000}s; answering 503 until one joins.`));
+		await broker
+			.waitForServices(["history"], HISTORY_WAIT_MS)
+			.catch(() =>
+				broker.logger.warn(`No history service found within ${HISTORY_WAIT_MS / 1000}s; answering 503 until one joins.`),
+			);
 	}
 
 	// Moleculer announces a new node's services about a second after start; tell the cluster now, so no

@@ -49,8 +49,15 @@ describeBrowser("demo chat client (Chromium)", () => {
 			chromium.launch({
 				executablePath: CHROMIUM,
 				headless: true,
-				args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-					"--disable-component-update", "--disable-sync"],
+				args: [
+					"--no-sandbox",
+					"--disable-gpu",
+					"--disable-quic",
+					"--no-first-run",
+					"--disable-background-networking",
+					"--disable-component-update",
+					"--disable-sync",
+				],
 			}),
 			startNode({ namespace }),
 			startNode({ namespace }),
@@ -77,7 +84,8 @@ describeBrowser("demo chat client (Chromium)", () => {
 		opened.push(chat);
 		page.on("pageerror", err => chat.problems.push(`page error: ${err.message}`));
 		page.on("console", msg => {
-			if (msg.type() === "error" && /Content Security Policy|Refused to/i.test(msg.text())) chat.problems.push(`CSP: ${msg.text()}`);
+			if (msg.type() === "error" && /Content Security Policy|Refused to/i.test(msg.text()))
+				chat.problems.push(`CSP: ${msg.text()}`);
 		});
 		page.on("dialog", dialog => {
 			chat.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
@@ -95,14 +103,26 @@ describeBrowser("demo chat client (Chromium)", () => {
 	async function chooseNickname(page: Page, nickname: string, { click = false } = {}): Promise<void> {
 		await page.locator("#nick-input").waitFor();
 		if (click) await page.locator("#nick-input").click();
-		await waitFor(() => page.locator("#nick-input").evaluate((el: any) => el === el.ownerDocument.activeElement), 5000, "nickname focus");
+		await waitFor(
+			() => page.locator("#nick-input").evaluate((el: any) => el === el.ownerDocument.activeElement),
+			5000,
+			"nickname focus",
+		);
 		await page.keyboard.type(nickname);
 		await page.keyboard.press("Enter");
 		await page.locator("#composer").waitFor();
-		await waitFor(() => page.locator("#message-input").evaluate((el: any) => el === el.ownerDocument.activeElement), 5000, "composer focus");
+		await waitFor(
+			() => page.locator("#message-input").evaluate((el: any) => el === el.ownerDocument.activeElement),
+			5000,
+			"composer focus",
+		);
 	}
 
-	async function waitConn(page: Page, state: "live" | "reconnecting" | "connecting" | "offline", timeout = 10_000): Promise<void> {
+	async function waitConn(
+		page: Page,
+		state: "live" | "reconnecting" | "connecting" | "offline",
+		timeout = 10_000,
+	): Promise<void> {
 		await page.locator(`#conn[data-state="${state}"]`).waitFor({ timeout });
 	}
 
@@ -116,23 +136,29 @@ describeBrowser("demo chat client (Chromium)", () => {
 	}
 
 	async function shown(page: Page): Promise<ShownMessage[]> {
-		return page.locator("#messages > li.msg").evaluateAll((items: any[]) => items.map(li => ({
-			seq: Number(li.dataset.seq),
-			author: li.querySelector(".author")?.textContent ?? "",
-			text: li.querySelector(".text")?.textContent ?? "",
-			mine: li.classList.contains("mine"),
-			time: li.querySelector("time")?.getAttribute("datetime") ?? null,
-		})));
+		return page.locator("#messages > li.msg").evaluateAll((items: any[]) =>
+			items.map(li => ({
+				seq: Number(li.dataset.seq),
+				author: li.querySelector(".author")?.textContent ?? "",
+				text: li.querySelector(".text")?.textContent ?? "",
+				mine: li.classList.contains("mine"),
+				time: li.querySelector("time")?.getAttribute("datetime") ?? null,
+			})),
+		);
 	}
 
 	async function waitTexts(page: Page, texts: string[], timeout = 10_000): Promise<ShownMessage[]> {
 		let last: string[] = [];
 		try {
-			return await waitFor(async () => {
-				const messages = await shown(page);
-				last = messages.map(m => m.text);
-				return JSON.stringify(last) === JSON.stringify(texts) ? messages : undefined;
-			}, timeout, "messages") as ShownMessage[];
+			return (await waitFor(
+				async () => {
+					const messages = await shown(page);
+					last = messages.map(m => m.text);
+					return JSON.stringify(last) === JSON.stringify(texts) ? messages : undefined;
+				},
+				timeout,
+				"messages",
+			)) as ShownMessage[];
 		} catch (err) {
 			throw new Error(`${(err as Error).message}\n  expected ${JSON.stringify(texts)}\n  shown    ${JSON.stringify(last)}`);
 		}
@@ -152,7 +178,10 @@ describeBrowser("demo chat client (Chromium)", () => {
 	}
 
 	const bubbleBackground = (page: Page, selector: string): Promise<string> =>
-		page.locator(`${selector} .bubble`).first().evaluate((el: any) => (globalThis as any).getComputedStyle(el).backgroundColor as string);
+		page
+			.locator(`${selector} .bubble`)
+			.first()
+			.evaluate((el: any) => (globalThis as any).getComputedStyle(el).backgroundColor as string);
 
 	const channelUrl = (node: ChatcastNode, channel: string): string => `${node.baseUrl}/?c=${channel}`;
 
@@ -180,8 +209,16 @@ describeBrowser("demo chat client (Chromium)", () => {
 			`A long word wraps: ${"pneumonoultramicroscopicsilicovolcanoconiosis".repeat(3)}`,
 		];
 		const [onAlice, onBob] = await Promise.all([waitTexts(alice.page, texts), waitTexts(bob.page, texts)]);
-		expect(onAlice.map(m => [m.author, m.mine])).toEqual([["Alice", true], ["Bob", false], ["Alice", true]]);
-		expect(onBob.map(m => [m.author, m.mine])).toEqual([["Alice", false], ["Bob", true], ["Alice", false]]);
+		expect(onAlice.map(m => [m.author, m.mine])).toEqual([
+			["Alice", true],
+			["Bob", false],
+			["Alice", true],
+		]);
+		expect(onBob.map(m => [m.author, m.mine])).toEqual([
+			["Alice", false],
+			["Bob", true],
+			["Alice", false],
+		]);
 		expect(onAlice.map(m => m.seq)).toEqual(onBob.map(m => m.seq));
 		expectOrderedOnce(onAlice);
 		for (const m of onAlice) expect(Number.isNaN(Date.parse(m.time ?? ""))).toBe(false);
@@ -192,10 +229,13 @@ describeBrowser("demo chat client (Chromium)", () => {
 		const theirsBox = await alice.page.locator(".msg.theirs .bubble").first().boundingBox();
 		expect(mineBox!.x).toBeGreaterThan(theirsBox!.x);
 		// Newlines kept, long words wrapped inside the bubble.
-		const textStyle = await alice.page.locator(".msg .text").first().evaluate((el: any) => {
-			const style = (globalThis as any).getComputedStyle(el);
-			return [style.whiteSpace, style.overflowWrap];
-		});
+		const textStyle = await alice.page
+			.locator(".msg .text")
+			.first()
+			.evaluate((el: any) => {
+				const style = (globalThis as any).getComputedStyle(el);
+				return [style.whiteSpace, style.overflowWrap];
+			});
 		expect(textStyle).toEqual(["pre-wrap", "anywhere"]);
 		const longBubble = await alice.page.locator(".msg.mine .bubble").last().boundingBox();
 		const list = await alice.page.locator("#messages").boundingBox();
@@ -208,7 +248,10 @@ describeBrowser("demo chat client (Chromium)", () => {
 		]);
 
 		fs.mkdirSync(ARTIFACTS, { recursive: true });
-		for (const [name, chat] of [["alice", alice], ["bob", bob]] as const) {
+		for (const [name, chat] of [
+			["alice", alice],
+			["bob", bob],
+		] as const) {
 			const file = path.join(ARTIFACTS, `two-page-chat-${name}.png`);
 			const png = await chat.page.screenshot({ path: file });
 			expect(png.length).toBeGreaterThan(10_000);
@@ -225,12 +268,18 @@ describeBrowser("demo chat client (Chromium)", () => {
 		const reader = await openChat(channelUrl(nodeA, channel), "Reader");
 		await waitConn(reader.page, "live");
 
-		const recent = await waitTexts(reader.page, sent.slice(-50).map(m => m.text));
+		const recent = await waitTexts(
+			reader.page,
+			sent.slice(-50).map(m => m.text),
+		);
 		expect(recent.map(m => m.seq)).toEqual(sent.slice(-50).map(m => m.seq));
 		expect(recent.every(m => !m.mine && m.author === "tester")).toBe(true);
 
 		await reader.page.locator("#older-btn").click();
-		const all = await waitTexts(reader.page, sent.map(m => m.text));
+		const all = await waitTexts(
+			reader.page,
+			sent.map(m => m.text),
+		);
 		expectOrderedOnce(all);
 		await reader.page.locator("#older").waitFor({ state: "hidden" });
 
@@ -249,11 +298,14 @@ describeBrowser("demo chat client (Chromium)", () => {
 		const payloads = [
 			"<img src=x onerror=alert(1)>",
 			"<script>alert(2)</script>",
-			"<img src=x onerror=\"window.__xss = 1\"><svg onload=alert(3)></svg>",
+			'<img src=x onerror="window.__xss = 1"><svg onload=alert(3)></svg>',
 		];
 		await send(mallory.page, payloads[0]);
 		await send(mallory.page, payloads[1]);
-		const api = await post(`${nodeB.baseUrl}/api/channels/${channel}/messages`, { text: payloads[2], author: "<img src=x onerror=alert(4)>" });
+		const api = await post(`${nodeB.baseUrl}/api/channels/${channel}/messages`, {
+			text: payloads[2],
+			author: "<img src=x onerror=alert(4)>",
+		});
 		expect(api.status).toBe(201);
 
 		for (const chat of [mallory, viewer]) {
@@ -284,7 +336,11 @@ describeBrowser("demo chat client (Chromium)", () => {
 		const invite = await host.page.locator("#invite-link").inputValue();
 		expect(invite).toBe(`${nodeA.baseUrl}/?c=${channel}`);
 		await host.page.locator("#invite-copy").click();
-		await waitFor(async () => /copied/i.test((await host.page.locator("#invite-feedback").textContent()) ?? ""), 5000, "copy feedback");
+		await waitFor(
+			async () => /copied/i.test((await host.page.locator("#invite-feedback").textContent()) ?? ""),
+			5000,
+			"copy feedback",
+		);
 		expect(await host.page.evaluate("navigator.clipboard.readText()")).toBe(invite);
 
 		await chooseNickname(host.page, "Host", { click: true });
@@ -332,7 +388,11 @@ describeBrowser("demo chat client (Chromium)", () => {
 		expect(expected.status).toBe(413);
 		await input.fill(big);
 		await input.press("Enter");
-		await waitFor(async () => ((await chat.page.locator("#send-error").textContent()) ?? "").includes(expected.body.message), 5000, "error text");
+		await waitFor(
+			async () => ((await chat.page.locator("#send-error").textContent()) ?? "").includes(expected.body.message),
+			5000,
+			"error text",
+		);
 		expect(await input.inputValue()).toBe(big);
 		expect(await input.isEnabled()).toBe(true);
 		expect(await chat.page.locator("#byte-count").textContent()).toContain("5,000");
@@ -374,18 +434,27 @@ describeBrowser("demo chat client (Chromium)", () => {
 		await waitConn(chat.page, "live");
 		const timeline = chat.page.locator("#timeline");
 		const distanceFromBottom = (): Promise<number> =>
-			timeline.evaluate((el: any) => el.scrollHeight - el.scrollTop - el.clientHeight as number);
-		await waitTexts(chat.page, Array.from({ length: 30 }, (_, i) => `filler ${i + 1}`));
+			timeline.evaluate((el: any) => (el.scrollHeight - el.scrollTop - el.clientHeight) as number);
+		await waitTexts(
+			chat.page,
+			Array.from({ length: 30 }, (_, i) => `filler ${i + 1}`),
+		);
 		expect(await distanceFromBottom()).toBeLessThan(5);
 
 		// At the bottom: follows new messages.
 		await post(messagesUrl, { text: "follows along", author: "tester" });
-		await waitFor(async () => (await chat.page.locator(".msg .text").last().textContent()) === "follows along", 5000, "live message");
+		await waitFor(
+			async () => (await chat.page.locator(".msg .text").last().textContent()) === "follows along",
+			5000,
+			"live message",
+		);
 		await waitFor(async () => (await distanceFromBottom()) < 5, 2000, "autoscroll");
 		expect(await chat.page.locator("#jump").isVisible()).toBe(false);
 
 		// Scrolled up to read: stays put, offers a jump button.
-		await timeline.evaluate((el: any) => { el.scrollTop = 0; });
+		await timeline.evaluate((el: any) => {
+			el.scrollTop = 0;
+		});
 		await post(messagesUrl, { text: "arrives while reading", author: "tester" });
 		await post(messagesUrl, { text: "and another", author: "tester" });
 		await chat.page.locator("#jump").waitFor();
@@ -397,7 +466,9 @@ describeBrowser("demo chat client (Chromium)", () => {
 
 		// Sending: input and button disabled until the server answers, then cleared and focused again.
 		let release!: () => void;
-		const held = new Promise<void>(resolve => { release = resolve; });
+		const held = new Promise<void>(resolve => {
+			release = resolve;
+		});
 		await chat.context.route("**/api/channels/*/messages", async route => {
 			if (route.request().method() === "POST") await held;
 			await route.continue();
@@ -405,19 +476,30 @@ describeBrowser("demo chat client (Chromium)", () => {
 		const input = chat.page.locator("#message-input");
 		await input.fill("slow one");
 		await input.press("Enter");
-		await waitFor(async () => (await input.isDisabled()) && (await chat.page.locator("#send-btn").isDisabled()), 3000, "disabled while sending");
+		await waitFor(
+			async () => (await input.isDisabled()) && (await chat.page.locator("#send-btn").isDisabled()),
+			3000,
+			"disabled while sending",
+		);
 		expect(await input.inputValue()).toBe("slow one");
 		release();
 		await waitFor(async () => (await input.isEnabled()) && (await input.inputValue()) === "", 5000, "sent");
 		expect(await input.evaluate((el: any) => el === el.ownerDocument.activeElement)).toBe(true);
-		await waitFor(async () => (await chat.page.locator(".msg.mine .text").last().textContent()) === "slow one", 5000, "own message");
+		await waitFor(
+			async () => (await chat.page.locator(".msg.mine .text").last().textContent()) === "slow one",
+			5000,
+			"own message",
+		);
 		expectClean(chat);
 	}, 30_000);
 
 	test("usable at phone width", async () => {
 		const channel = randomUUID();
 		const longText = `https://example.com/${"a-very-long-path-segment-".repeat(8)} and more`;
-		await post(`${nodeA.baseUrl}/api/channels/${channel}/messages`, { text: longText, author: "Someone with a rather long name" });
+		await post(`${nodeA.baseUrl}/api/channels/${channel}/messages`, {
+			text: longText,
+			author: "Someone with a rather long name",
+		});
 		const chat = await openChat(channelUrl(nodeA, channel), "Phone", { width: 360, height: 720 });
 		await waitConn(chat.page, "live");
 		await send(chat.page, "Typed on a phone");

@@ -21,7 +21,7 @@ export function decodePng(file: Buffer): DecodedPng {
 	let height = 0;
 	let channels = 0;
 	const idat: Buffer[] = [];
-	for (let off = 8; off + 8 <= file.length;) {
+	for (let off = 8; off + 8 <= file.length; ) {
 		const length = file.readUInt32BE(off);
 		const type = file.toString("ascii", off + 4, off + 8);
 		const data = file.subarray(off + 8, off + 8 + length);

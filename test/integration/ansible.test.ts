@@ -16,8 +16,12 @@ test("the playbooks lint, apply idempotently, and Chatcast connects with the cre
 			stdio: ["ignore", "pipe", "pipe"],
 		});
 		let output = "";
-		child.stdout.on("data", (chunk: Buffer) => { output += chunk.toString(); });
-		child.stderr.on("data", (chunk: Buffer) => { output += chunk.toString(); });
+		child.stdout.on("data", (chunk: Buffer) => {
+			output += chunk.toString();
+		});
+		child.stderr.on("data", (chunk: Buffer) => {
+			output += chunk.toString();
+		});
 		child.on("exit", code => resolve({ code, output }));
 	});
 	const failures = result.output.split("\n").filter(line => line.startsWith("FAIL"));

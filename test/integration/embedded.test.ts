@@ -22,7 +22,9 @@ afterAll(async () => {
 });
 
 test("says which broker it started, and that history is in memory", () => {
-	expect(node.output()).toMatch(/started the embedded MQTT broker at mqtt:\/\/127\.0\.0\.1:(\d+) \(port 1883 was taken, so a free one was chosen\)/);
+	expect(node.output()).toMatch(
+		/started the embedded MQTT broker at mqtt:\/\/127\.0\.0\.1:(\d+) \(port 1883 was taken, so a free one was chosen\)/,
+	);
 	expect(node.output()).toContain("history is in memory");
 });
 
@@ -39,9 +41,17 @@ test("publishes reach a stream, with heartbeats in between", async () => {
 test("stops cleanly, taking its embedded broker with it", async () => {
 	const port = Number(/mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(node.output())![1]);
 	expect(await node.stop()).toBe(0);
-	await waitFor(() => new Promise<boolean>(resolve => {
-		const socket = net.connect(port, "127.0.0.1");
-		socket.once("connect", () => { socket.destroy(); resolve(false); });
-		socket.once("error", () => resolve(true));
-	}), 5000, "the embedded broker to be gone");
+	await waitFor(
+		() =>
+			new Promise<boolean>(resolve => {
+				const socket = net.connect(port, "127.0.0.1");
+				socket.once("connect", () => {
+					socket.destroy();
+					resolve(false);
+				});
+				socket.once("error", () => resolve(true));
+			}),
+		5000,
+		"the embedded broker to be gone",
+	);
 });

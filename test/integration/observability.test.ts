@@ -54,7 +54,10 @@ test("Prometheus metrics: Moleculer's and Chatcast's, labelled with the node", a
 		return line ? Number(line.split(" ").pop()) : NaN;
 	};
 	// Metric values are refreshed on scrape; wait until the deliveries are counted.
-	const text = await waitFor(async () => { const t = await scrape(); return value(t, "chatcast_messages_delivered_total") === 3 && t; });
+	const text = await waitFor(async () => {
+		const t = await scrape();
+		return value(t, "chatcast_messages_delivered_total") === 3 && t;
+	});
 	expect(value(text, "chatcast_messages_published_total")).toBe(3);
 	expect(value(text, "chatcast_sse_connections")).toBe(1);
 	expect(text).toMatch(/^chatcast_publish_to_deliver_seconds_bucket\{.*le="\+Inf".*\} 3$/m);
@@ -68,20 +71,30 @@ test("Prometheus metrics: Moleculer's and Chatcast's, labelled with the node", a
 test("each request is logged once as JSON, with route, status, duration and the request id", async () => {
 	const channel = randomUUID();
 	const answer = await fetch(`${node.baseUrl}/api/channels/${channel}/messages`, {
-		method: "POST", headers: { "Content-Type": "application/json", "X-Request-ID": "req-test-42" }, body: JSON.stringify({ text: "logged" }),
+		method: "POST",
+		headers: { "Content-Type": "application/json", "X-Request-ID": "req-test-42" },
+		body: JSON.stringify({ text: "logged" }),
 	});
 	expect(answer.status).toBe(201);
 	expect(answer.headers.get("x-request-id")).toBe("req-test-42");
 	const generated = await post(`${node.baseUrl}/api/channels/${channel}/messages`, { text: "no id given" });
 	expect(generated.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
 
-	const entries = (): Array<Record<string, unknown>> => node.output().split("\n")
-		.filter(line => line.startsWith("{"))
-		.map(line => JSON.parse(line) as Record<string, unknown>)
-		.filter(entry => entry.requestID === "req-test-42");
+	const entries = (): Array<Record<string, unknown>> =>
+		node
+			.output()
+			.split("\n")
+			.filter(line => line.startsWith("{"))
+			.map(line => JSON.parse(line) as Record<string, unknown>)
+			.filter(entry => entry.requestID === "req-test-42");
 	await waitFor(() => entries().length > 0);
 	expect(entries()).toHaveLength(1);
 	expect(entries()[0]).toMatchObject({
-		level: 30, method: "POST", route: "/api/channels/:channel/messages", status: 201, durationMs: expect.any(Number), nodeID: node.nodeID,
+		level: 30,
+		method: "POST",
+		route: "/api/channels/:channel/messages",
+		status: 201,
+		durationMs: expect.any(Number),
+		nodeID: node.nodeID,
 	});
 });

@@ -37,16 +37,33 @@ beforeAll(async () => {
 		startNode({ namespace, services: ["api", "broadcast"], env }),
 		startNode({ namespace, services: ["api", "broadcast"], env }),
 	]);
-	observer = new ServiceBroker({ namespace, nodeID: `${namespace}-observer`, transporter: mqttTransporter(MQTT_URL, loadConfig({}).mqttTopicSeparator), logger: false });
+	observer = new ServiceBroker({
+		namespace,
+		nodeID: `${namespace}-observer`,
+		transporter: mqttTransporter(MQTT_URL, loadConfig({}).mqttTopicSeparator),
+		logger: false,
+	});
 	await observer.start();
 	// The core must know both edges before it publishes, or it would broadcast to one only.
-	await waitFor(async () => {
-		const nodes = await observer.call<Array<{ id: string; available: boolean }>, object>("$node.list", {}, { nodeID: core.nodeID });
-		return [edgeA.nodeID, edgeB.nodeID].every(id => nodes.some(n => n.id === id && n.available));
-	}, 20_000, "the core to discover both edges");
+	await waitFor(
+		async () => {
+			const nodes = await observer.call<Array<{ id: string; available: boolean }>, object>(
+				"$node.list",
+				{},
+				{ nodeID: core.nodeID },
+			);
+			return [edgeA.nodeID, edgeB.nodeID].every(id => nodes.some(n => n.id === id && n.available));
+		},
+		20_000,
+		"the core to discover both edges",
+	);
 	// …and each edge must reach history before it can open streams.
 	for (const edge of [edgeA, edgeB]) {
-		await waitFor(async () => (await get(`${edge.baseUrl}/api/channels/${randomUUID()}`)).status === 200, 20_000, "the edges to discover history");
+		await waitFor(
+			async () => (await get(`${edge.baseUrl}/api/channels/${randomUUID()}`)).status === 200,
+			20_000,
+			"the edges to discover history",
+		);
 	}
 }, 60_000);
 
@@ -59,7 +76,12 @@ afterAll(async () => {
 describe("publish → history → MQTT → SSE on two broadcast nodes", () => {
 	test("every subscriber on each edge gets every message exactly once, in order", async () => {
 		const channel = randomUUID();
-		const subscribers = [await stream(edgeA, channel), await stream(edgeA, channel), await stream(edgeB, channel), await stream(edgeB, channel)];
+		const subscribers = [
+			await stream(edgeA, channel),
+			await stream(edgeA, channel),
+			await stream(edgeB, channel),
+			await stream(edgeB, channel),
+		];
 		const sent = await publishMany(core.baseUrl, channel, 30);
 		expect(seqs(sent)).toEqual(range(1, 30));
 		for (const s of subscribers) {
@@ -130,7 +152,13 @@ describe("publish → history → MQTT → SSE on two broadcast nodes", () => {
 		const b = await stream(edgeB, channel);
 		await publishMany(core.baseUrl, channel, 1);
 		// Stored but never broadcast: as if its MQTT packet had been lost.
-		await observer.call("history.append", { id: randomUUID(), channel, author: "ghost", text: "lost packet", sentAt: new Date().toISOString() });
+		await observer.call("history.append", {
+			id: randomUUID(),
+			channel,
+			author: "ghost",
+			text: "lost packet",
+			sentAt: new Date().toISOString(),
+		});
 		await publishMany(core.baseUrl, channel, 1, "after");
 		for (const s of [a, b]) {
 			await s.waitForMessages(3);
@@ -144,7 +172,13 @@ describe("publish → history → MQTT → SSE on two broadcast nodes", () => {
 		const a = await stream(edgeA, channel);
 		const b = await stream(edgeB, channel);
 		await publishMany(core.baseUrl, channel, 1);
-		await observer.call("history.append", { id: randomUUID(), channel, author: "ghost", text: "last and lost", sentAt: new Date().toISOString() });
+		await observer.call("history.append", {
+			id: randomUUID(),
+			channel,
+			author: "ghost",
+			text: "last and lost",
+			sentAt: new Date().toISOString(),
+		});
 		for (const s of [a, b]) {
 			await s.waitForMessages(2, 5000);
 			expect(seqs(s.messages)).toEqual([1, 2]);
@@ -155,12 +189,15 @@ describe("publish → history → MQTT → SSE on two broadcast nodes", () => {
 		const channel = randomUUID().toUpperCase();
 		await publishMany(core.baseUrl, channel, 7);
 		const page = await get<{ channel: string; messages: ChatMessage[]; oldestSeq: number; lastSeq: number }>(
-			`${edgeA.baseUrl}/api/channels/${channel}/messages?after=2&limit=3`);
+			`${edgeA.baseUrl}/api/channels/${channel}/messages?after=2&limit=3`,
+		);
 		expect(page.status).toBe(200);
 		expect(page.body.channel).toBe(channel.toLowerCase());
 		expect(seqs(page.body.messages)).toEqual([3, 4, 5]);
 		expect(page.body).toMatchObject({ oldestSeq: 1, lastSeq: 7 });
-		expect(seqs((await get<{ messages: ChatMessage[] }>(`${core.baseUrl}/api/channels/${channel}/messages`)).body.messages)).toEqual(range(1, 7));
+		expect(
+			seqs((await get<{ messages: ChatMessage[] }>(`${core.baseUrl}/api/channels/${channel}/messages`)).body.messages),
+		).toEqual(range(1, 7));
 		const tooMany = await get(`${core.baseUrl}/api/channels/${channel}/messages?limit=501`);
 		expect(tooMany.status).toBe(422);
 		expect(tooMany.body).toMatchObject({ code: 422, type: "VALIDATION_ERROR" });
@@ -191,31 +228,72 @@ describe("the original system's routes", () => {
 		const legacy = await openStream(`${edgeA.baseUrl}/chat/receive/${channel}`);
 		streams.push(legacy);
 		const res = await fetch(`${core.baseUrl}/chat/publish/${channel}/olduser`, {
-			method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "hi from the old client",
+			method: "POST",
+			headers: { "Content-Type": "application/x-www-form-urlencoded" },
+			body: "hi from the old client",
 		});
 		expect(res.status).toBe(201);
 		await waitFor(() => legacy.events.length === 1);
 		expect(legacy.events[0].id).toBe("1");
-		expect(JSON.parse(legacy.events[0].data)).toEqual({ id: expect.any(String), userId: "olduser", message: "hi from the old client" });
+		expect(JSON.parse(legacy.events[0].data)).toEqual({
+			id: expect.any(String),
+			userId: "olduser",
+			message: "hi from the old client",
+		});
 	});
 });
 
 describe("errors: status and JSON body with a stable type", () => {
 	const channel = randomUUID();
 	const cases: Array<[string, () => Promise<{ status: number; body: unknown }>, number, string]> = [
-		["invalid channel (publish)", () => post(`${core.baseUrl}/api/channels/not-a-uuid/messages`, { text: "x" }), 400, "INVALID_CHANNEL"],
+		[
+			"invalid channel (publish)",
+			() => post(`${core.baseUrl}/api/channels/not-a-uuid/messages`, { text: "x" }),
+			400,
+			"INVALID_CHANNEL",
+		],
 		["invalid channel (history)", () => get(`${core.baseUrl}/api/channels/not-a-uuid/messages`), 400, "INVALID_CHANNEL"],
 		["invalid channel (stream)", () => get(`${edgeA.baseUrl}/api/channels/not-a-uuid/events`), 400, "INVALID_CHANNEL"],
-		["bad Last-Event-ID", () => get(`${edgeA.baseUrl}/api/channels/${channel}/events`, { "Last-Event-ID": "abc" }), 400, "INVALID_LAST_EVENT_ID"],
+		[
+			"bad Last-Event-ID",
+			() => get(`${edgeA.baseUrl}/api/channels/${channel}/events`, { "Last-Event-ID": "abc" }),
+			400,
+			"INVALID_LAST_EVENT_ID",
+		],
 		["empty text", () => post(`${core.baseUrl}/api/channels/${channel}/messages`, { text: "  " }), 400, "EMPTY_MESSAGE"],
 		["missing text", () => post(`${core.baseUrl}/api/channels/${channel}/messages`, { author: "a" }), 400, "EMPTY_MESSAGE"],
-		["text too long", () => post(`${core.baseUrl}/api/channels/${channel}/messages`, { text: "x".repeat(4097) }), 413, "MESSAGE_TOO_LARGE"],
-		["body over limit", () => post(`${core.baseUrl}/api/channels/${channel}/messages`, { text: "x".repeat(20_000) }), 413, "BODY_TOO_LARGE"],
-		["wrong content type", () => post(`${core.baseUrl}/api/channels/${channel}/messages`, "<x/>", "application/xml"), 415, "UNSUPPORTED_MEDIA_TYPE"],
-		["malformed JSON", () => post(`${core.baseUrl}/api/channels/${channel}/messages`, "{oops", "application/json"), 400, "INVALID_JSON"],
+		[
+			"text too long",
+			() => post(`${core.baseUrl}/api/channels/${channel}/messages`, { text: "x".repeat(4097) }),
+			413,
+			"MESSAGE_TOO_LARGE",
+		],
+		[
+			"body over limit",
+			() => post(`${core.baseUrl}/api/channels/${channel}/messages`, { text: "x".repeat(20_000) }),
+			413,
+			"BODY_TOO_LARGE",
+		],
+		[
+			"wrong content type",
+			() => post(`${core.baseUrl}/api/channels/${channel}/messages`, "<x/>", "application/xml"),
+			415,
+			"UNSUPPORTED_MEDIA_TYPE",
+		],
+		[
+			"malformed JSON",
+			() => post(`${core.baseUrl}/api/channels/${channel}/messages`, "{oops", "application/json"),
+			400,
+			"INVALID_JSON",
+		],
 		["unknown route", () => get(`${core.baseUrl}/api/nothing-here`), 404, "NOT_FOUND"],
 		["unknown page", () => get(`${core.baseUrl}/nothing-here.html`), 404, "NOT_FOUND"],
-		["stream on a node without broadcast", () => get(`${core.baseUrl}/api/channels/${channel}/events`), 503, "SERVICE_UNAVAILABLE"],
+		[
+			"stream on a node without broadcast",
+			() => get(`${core.baseUrl}/api/channels/${channel}/events`),
+			503,
+			"SERVICE_UNAVAILABLE",
+		],
 	];
 
 	test.each(cases)("%s", async (_name, request, status, type) => {

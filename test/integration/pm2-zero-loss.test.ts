@@ -45,7 +45,11 @@ async function pm2(...args: string[]): Promise<string> {
 	return stdout;
 }
 
-interface Pm2Process { pid: number; name: string; pm2_env: { status: string } }
+interface Pm2Process {
+	pid: number;
+	name: string;
+	pm2_env: { status: string };
+}
 
 async function processes(name: string): Promise<Pm2Process[]> {
 	return (JSON.parse(await pm2("jlist")) as Pm2Process[]).filter(p => p.name === name);
@@ -70,8 +74,11 @@ test("pm2 runs 3 edges on one port and 2 cores; two cores never store twice", as
 	expect((await fetch(`${baseUrl}/`)).status).toBe(200);
 
 	const channel = randomUUID();
-	const attempts = await Promise.all(Array.from({ length: 8 }, () =>
-		post(`${baseUrl}/api/channels/${channel}/messages`, { text: "once", clientMsgId: "same-id" })));
+	const attempts = await Promise.all(
+		Array.from({ length: 8 }, () =>
+			post(`${baseUrl}/api/channels/${channel}/messages`, { text: "once", clientMsgId: "same-id" }),
+		),
+	);
 	expect(attempts.filter(a => a.status === 201)).toHaveLength(1);
 	expect(attempts.filter(a => a.status === 200)).toHaveLength(7);
 	expect(new Set(attempts.map(a => a.body.id)).size).toBe(1);
@@ -83,10 +90,14 @@ test("zero loss through pm2 reload and SIGKILL of an edge", async () => {
 	const subscribers = Array.from({ length: 9 }, () => new ResilientSubscriber(`${baseUrl}/api/channels/${channel}/events`));
 	await Promise.all(subscribers.map(s => s.start()));
 	// With 9 streams over 3 edges the cluster master spreads them; wait until each edge holds some.
-	await waitFor(async () => {
-		const byNode = (await get<{ byNode: Record<string, number> }>(`${baseUrl}/api/channels/${channel}`)).body.byNode ?? {};
-		return Object.keys(byNode).length === 3;
-	}, 15_000, "streams on all three edges");
+	await waitFor(
+		async () => {
+			const byNode = (await get<{ byNode: Record<string, number> }>(`${baseUrl}/api/channels/${channel}`)).body.byNode ?? {};
+			return Object.keys(byNode).length === 3;
+		},
+		15_000,
+		"streams on all three edges",
+	);
 
 	const accepted = new Set<number>();
 	let retriedPublishes = 0;
@@ -117,8 +128,12 @@ test("zero loss through pm2 reload and SIGKILL of an edge", async () => {
 	await new Promise(r => setTimeout(r, 1000));
 	const [victim] = await processes("chatcast-edge");
 	process.kill(victim.pid, "SIGKILL"); // (b) an edge dies without a goodbye
-	await waitFor(async () => (await processes("chatcast-edge")).filter(p => p.pm2_env.status === "online" && p.pid !== victim.pid).length === 3,
-		30_000, "pm2 to restart the killed edge");
+	await waitFor(
+		async () =>
+			(await processes("chatcast-edge")).filter(p => p.pm2_env.status === "online" && p.pid !== victim.pid).length === 3,
+		30_000,
+		"pm2 to restart the killed edge",
+	);
 	await new Promise(r => setTimeout(r, 1500));
 	publishing = false;
 	await publisher;
@@ -130,8 +145,10 @@ test("zero loss through pm2 reload and SIGKILL of an edge", async () => {
 
 	const duplicates = subscribers.reduce((sum, s) => sum + s.duplicates, 0);
 	const reconnects = subscribers.reduce((sum, s) => sum + s.reconnects, 0);
-	console.log(`zero-loss: ${accepted.size} accepted, ${retriedPublishes} publish retries during restarts, ` +
-		`${subscribers.length} subscribers, ${reconnects} reconnects, ${duplicates} duplicate deliveries`);
+	console.log(
+		`zero-loss: ${accepted.size} accepted, ${retriedPublishes} publish retries during restarts, ` +
+			`${subscribers.length} subscribers, ${reconnects} reconnects, ${duplicates} duplicate deliveries`,
+	);
 	for (const s of subscribers) expect([...s.seqs].sort((a, b) => a - b)).toEqual(expected);
 	expect(reconnects).toBeGreaterThanOrEqual(subscribers.length); // every stream was cut at least once
 }, 180_000);

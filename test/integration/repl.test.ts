@@ -29,22 +29,36 @@ function startRepl(env: Record<string, string>, home: string): ReplProcess {
 	});
 	let output = "";
 	let matchedUpTo = 0;
-	child.stdout.on("data", (chunk: Buffer) => { output += chunk.toString(); });
-	child.stderr.on("data", (chunk: Buffer) => { output += chunk.toString(); });
+	child.stdout.on("data", (chunk: Buffer) => {
+		output += chunk.toString();
+	});
+	child.stderr.on("data", (chunk: Buffer) => {
+		output += chunk.toString();
+	});
 	const exitCode = new Promise<number | null>(resolve => child.once("exit", code => resolve(code)));
 	return {
-		send: line => { child.stdin.write(`${line}\n`); },
+		send: line => {
+			child.stdin.write(`${line}\n`);
+		},
 		async expectOutput(pattern) {
 			const regex = typeof pattern === "string" ? new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")) : pattern;
-			const end = await waitFor(() => {
-				const match = regex.exec(output.slice(matchedUpTo));
-				return match && matchedUpTo + match.index + match[0].length;
-			}, 10_000, String(pattern)).catch((err: Error) => { throw new Error(`${err.message}\n--- REPL output:\n${output}`); });
+			const end = await waitFor(
+				() => {
+					const match = regex.exec(output.slice(matchedUpTo));
+					return match && matchedUpTo + match.index + match[0].length;
+				},
+				10_000,
+				String(pattern),
+			).catch((err: Error) => {
+				throw new Error(`${err.message}\n--- REPL output:\n${output}`);
+			});
 			matchedUpTo = end;
 		},
 		output: () => output,
 		exitCode,
-		kill: () => { if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL"); },
+		kill: () => {
+			if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+		},
 	};
 }
 
@@ -54,7 +68,9 @@ describe("the operator REPL", () => {
 	const namespace = uniqueNamespace("repl");
 	const home = fs.mkdtempSync(path.join(os.tmpdir(), "chatcast-repl-"));
 
-	beforeAll(async () => { node = await startNode({ namespace }); });
+	beforeAll(async () => {
+		node = await startNode({ namespace });
+	});
 	afterEach(() => repl?.kill());
 	afterAll(async () => {
 		await node?.stop();

@@ -26,7 +26,9 @@ class CuttableProxy {
 	});
 
 	listen(): Promise<number> {
-		return new Promise(resolve => this.server.listen(0, "127.0.0.1", () => resolve((this.server.address() as net.AddressInfo).port)));
+		return new Promise(resolve =>
+			this.server.listen(0, "127.0.0.1", () => resolve((this.server.address() as net.AddressInfo).port)),
+		);
 	}
 
 	cut(): void {
@@ -53,7 +55,8 @@ beforeAll(async () => {
 	const proxyPort = await proxy.listen();
 	core = await startNode({ namespace, services: ["api", "ingest", "history"] });
 	edge = await startNode({
-		namespace, services: ["api", "broadcast"],
+		namespace,
+		services: ["api", "broadcast"],
 		env: { MQTT_URL: `mqtt://127.0.0.1:${proxyPort}`, SSE_RESYNC_MS: "600000", LOG_LEVEL: "info" },
 	});
 }, 40_000);

@@ -34,9 +34,15 @@ async function checkMqtt(url: string): Promise<void> {
 export async function missingServices(redisUrl: string, mqttUrl: string): Promise<string[]> {
 	const problems: string[] = [];
 	await checkRedis(redisUrl).catch((err: Error) =>
-		problems.push(`Redis does not answer at REDIS_URL=${redisUrl} (${err.message || err.name}).\n    Start one: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`));
+		problems.push(
+			`Redis does not answer at REDIS_URL=${redisUrl} (${err.message || err.name}).\n    Start one: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`,
+		),
+	);
 	await checkMqtt(mqttUrl).catch((err: Error) =>
-		problems.push(`The MQTT broker does not answer at MQTT_URL=${mqttUrl} (${err.message || err.name}).\n    Start one: mosquitto -d -c /etc/mosquitto/mosquitto.conf`));
+		problems.push(
+			`The MQTT broker does not answer at MQTT_URL=${mqttUrl} (${err.message || err.name}).\n    Start one: mosquitto -d -c /etc/mosquitto/mosquitto.conf`,
+		),
+	);
 	return problems;
 }
 

@@ -50,7 +50,9 @@ export function uniqueNamespace(label = "test"): string {
 }
 
 const running = new Set<ChildProcess>();
-process.once("exit", () => { for (const child of running) child.kill("SIGKILL"); });
+process.once("exit", () => {
+	for (const child of running) child.kill("SIGKILL");
+});
 
 export async function startNode(options: NodeOptions): Promise<ChatcastNode> {
 	const nodeID = `${options.namespace}-${(options.services ?? ["all"]).join("_")}-${randomUUID().slice(0, 6)}`;
@@ -72,18 +74,34 @@ export async function startNode(options: NodeOptions): Promise<ChatcastNode> {
 	});
 	running.add(child);
 	let output = "";
-	const exit = new Promise<number | null>(resolve => child.once("exit", code => { running.delete(child); resolve(code); }));
+	const exit = new Promise<number | null>(resolve =>
+		child.once("exit", code => {
+			running.delete(child);
+			resolve(code);
+		}),
+	);
 
 	const ready = await new Promise<{ port: number }>((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error(`node ${nodeID} not ready in time:\n${output}`)), options.timeoutMs ?? 20_000);
+		const timer = setTimeout(
+			() => reject(new Error(`node ${nodeID} not ready in time:\n${output}`)),
+			options.timeoutMs ?? 20_000,
+		);
 		const onData = (chunk: Buffer): void => {
 			output += chunk.toString();
 			const match = /CHATCAST_READY (\{.*\})/.exec(output);
-			if (match) { clearTimeout(timer); resolve(JSON.parse(match[1]) as { port: number }); }
+			if (match) {
+				clearTimeout(timer);
+				resolve(JSON.parse(match[1]) as { port: number });
+			}
 		};
 		child.stdout!.on("data", onData);
-		child.stderr!.on("data", (chunk: Buffer) => { output += chunk.toString(); });
-		void exit.then(code => { clearTimeout(timer); reject(new Error(`node ${nodeID} exited (${code}) before ready:\n${output}`)); });
+		child.stderr!.on("data", (chunk: Buffer) => {
+			output += chunk.toString();
+		});
+		void exit.then(code => {
+			clearTimeout(timer);
+			reject(new Error(`node ${nodeID} exited (${code}) before ready:\n${output}`));
+		});
 	});
 
 	const kill = async (signal: NodeJS.Signals = "SIGKILL"): Promise<number | null> => {
@@ -98,12 +116,18 @@ export async function startNode(options: NodeOptions): Promise<ChatcastNode> {
 		output: () => output,
 		stop: () => kill("SIGTERM"),
 		kill,
-		get exited() { return child.exitCode !== null || child.signalCode !== null; },
+		get exited() {
+			return child.exitCode !== null || child.signalCode !== null;
+		},
 	};
 }
 
 /** Polls until `check` returns a truthy value (or throws the last error after `timeoutMs`). */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = "condition"): Promise<Exclude<T, false | null | undefined | 0 | "">> {
+export async function waitFor<T>(
+	check: () => T | Promise<T>,
+	timeoutMs = 10_000,
+	what = "condition",
+): Promise<Exclude<T, false | null | undefined | 0 | "">> {
 	const deadline = Date.now() + timeoutMs;
 	let lastError: unknown;
 	for (;;) {

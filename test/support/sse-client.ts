@@ -52,10 +52,16 @@ export function openStream(url: string, options: OpenStreamOptions = {}): Promis
 				comments: 0,
 				ended: false,
 				waitForMessages: (count, timeoutMs = 10_000) =>
-					waitFor(() => stream.messages.length >= count && stream.messages, timeoutMs, `${count} messages (have ${stream.messages.length})`),
+					waitFor(
+						() => stream.messages.length >= count && stream.messages,
+						timeoutMs,
+						`${count} messages (have ${stream.messages.length})`,
+					),
 				waitForEvent: (type, timeoutMs = 10_000) =>
 					waitFor(() => stream.events.find(e => (e.event ?? "message") === type), timeoutMs, `event ${type}`),
-				close: () => { req.destroy(); },
+				close: () => {
+					req.destroy();
+				},
 			};
 			const parser = createParser({
 				onEvent: event => {
@@ -65,8 +71,12 @@ export function openStream(url: string, options: OpenStreamOptions = {}): Promis
 					stream.messages.push(message);
 					options.onMessage?.(message);
 				},
-				onRetry: ms => { stream.retry = ms; },
-				onComment: () => { stream.comments++; },
+				onRetry: ms => {
+					stream.retry = ms;
+				},
+				onComment: () => {
+					stream.comments++;
+				},
 			});
 			res.setEncoding("utf8");
 			res.on("data", (chunk: string) => parser.feed(chunk));
@@ -104,7 +114,10 @@ export class ResilientSubscriber {
 	private current: TestStream | undefined;
 	private stopped = false;
 
-	constructor(private readonly url: string, private readonly retryMs = 100) {}
+	constructor(
+		private readonly url: string,
+		private readonly retryMs = 100,
+	) {}
 
 	async start(): Promise<void> {
 		await this.connect();
@@ -123,7 +136,9 @@ export class ResilientSubscriber {
 					lastEventId: this.lastSeq,
 					onMessage: message => this.receive(message.seq),
 					// A stream that ends before openStream resolves is handled below, not here.
-					onEnd: () => { if (stream !== undefined && stream === this.current) this.reconnectLater(); },
+					onEnd: () => {
+						if (stream !== undefined && stream === this.current) this.reconnectLater();
+					},
 				});
 			} catch {
 				// Connection refused or reset: the edge is restarting; try again like EventSource would.

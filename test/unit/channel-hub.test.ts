@@ -17,7 +17,12 @@ class TestSink extends PassThrough {
 
 	constructor(read = true) {
 		super({ highWaterMark: 1024 });
-		const parser = createParser({ onEvent: e => this.events.push(e), onRetry: ms => { this.retry = ms; } });
+		const parser = createParser({
+			onEvent: e => this.events.push(e),
+			onRetry: ms => {
+				this.retry = ms;
+			},
+		});
 		if (read) this.on("data", (chunk: Buffer) => parser.feed(chunk.toString()));
 	}
 
@@ -35,7 +40,10 @@ function setup(limit = 100, options: Partial<ChannelHubOptions> = {}) {
 	const store = new MemoryHistory({ limit, ttlSeconds: 3600, idempotencySeconds: 600 });
 	const channel = randomUUID();
 	const fetches: Array<[number, number]> = [];
-	const fetchHistory: FetchHistory = (c, after, l) => { fetches.push([after, l]); return store.range(c, after, l); };
+	const fetchHistory: FetchHistory = (c, after, l) => {
+		fetches.push([after, l]);
+		return store.range(c, after, l);
+	};
 	const hub = new ChannelHub({ fetchHistory, repairRetryMs: 10, ...options });
 	const append = async (text = "x"): Promise<ChatMessage> =>
 		(await store.append({ id: randomUUID(), channel, author: "a", text, sentAt: new Date().toISOString() })).message;
@@ -90,8 +98,16 @@ describe("ChannelHub", () => {
 		const { store, channel, append } = setup();
 		for (let i = 0; i < 5; i++) await append();
 		let release!: () => void;
-		const gate = new Promise<void>(r => { release = r; });
-		const hub = new ChannelHub({ fetchHistory: async (c, after, limit) => { const page = await store.range(c, after, limit); await gate; return page; } });
+		const gate = new Promise<void>(r => {
+			release = r;
+		});
+		const hub = new ChannelHub({
+			fetchHistory: async (c, after, limit) => {
+				const page = await store.range(c, after, limit);
+				await gate;
+				return page;
+			},
+		});
 		const sink = new TestSink();
 		const subscribed = hub.subscribe(channel, sink, { lastEventId: 1 });
 		// Stored after history was read, delivered live while the replay waits.
@@ -202,7 +218,10 @@ describe("ChannelHub", () => {
 
 	test("a subscriber that cannot keep up is disconnected; the others are not slowed", async () => {
 		const dropped: string[] = [];
-		const { hub, channel, append } = setup(1000, { maxBufferedBytes: 8 * 1024, hooks: { slowSubscriberDropped: c => dropped.push(c) } });
+		const { hub, channel, append } = setup(1000, {
+			maxBufferedBytes: 8 * 1024,
+			hooks: { slowSubscriberDropped: c => dropped.push(c) },
+		});
 		const stuck = new TestSink(false); // nobody reads it
 		const healthy = new TestSink();
 		await hub.subscribe(channel, stuck);
@@ -224,10 +243,20 @@ describe("ChannelHub", () => {
 	});
 
 	test("history down at subscribe: it rejects and registers nothing", async () => {
-		const hub = new ChannelHub({ fetchHistory: async () => { throw new Error("down"); } });
+		const hub = new ChannelHub({
+			fetchHistory: async () => {
+				throw new Error("down");
+			},
+		});
 		const channel = randomUUID();
 		let opened = false;
-		await expect(hub.subscribe(channel, new TestSink(), { onOpen: () => { opened = true; } })).rejects.toThrow("down");
+		await expect(
+			hub.subscribe(channel, new TestSink(), {
+				onOpen: () => {
+					opened = true;
+				},
+			}),
+		).rejects.toThrow("down");
 		expect(opened).toBe(false);
 		expect(hub.stats()).toEqual([]);
 	});

@@ -5,7 +5,12 @@ describe("error bodies", () => {
 	test("every catalogue entry has its status, a message and its type", () => {
 		for (const [type, entry] of Object.entries(ERROR_CATALOGUE)) {
 			const body = toErrorBody(chatError(type as keyof typeof ERROR_CATALOGUE));
-			expect(body).toEqual({ name: entry.status < 500 ? "MoleculerClientError" : "MoleculerError", message: entry.message, code: entry.status, type });
+			expect(body).toEqual({
+				name: entry.status < 500 ? "MoleculerClientError" : "MoleculerError",
+				message: entry.message,
+				code: entry.status,
+				type,
+			});
 		}
 	});
 
@@ -14,17 +19,34 @@ describe("error bodies", () => {
 	});
 
 	test("body-parser errors map to stable types", () => {
-		expect(toErrorBody(Object.assign(new Error("too big"), { status: 413, type: "entity.too.large" }))).toMatchObject({ code: 413, type: "BODY_TOO_LARGE" });
-		expect(toErrorBody(Object.assign(new Error("bad"), { status: 400, type: "entity.parse.failed" }))).toMatchObject({ code: 400, type: "INVALID_JSON" });
+		expect(toErrorBody(Object.assign(new Error("too big"), { status: 413, type: "entity.too.large" }))).toMatchObject({
+			code: 413,
+			type: "BODY_TOO_LARGE",
+		});
+		expect(toErrorBody(Object.assign(new Error("bad"), { status: 400, type: "entity.parse.failed" }))).toMatchObject({
+			code: 400,
+			type: "INVALID_JSON",
+		});
 	});
 
 	test("Moleculer's errors keep their code and type; 'no node' becomes 503", () => {
-		expect(toErrorBody(new Errors.ValidationError("bad", "VALIDATION_ERROR", []))).toMatchObject({ code: 422, type: "VALIDATION_ERROR" });
-		expect(toErrorBody(new Errors.ServiceNotFoundError({ action: "history.append" }))).toMatchObject({ code: 503, type: "SERVICE_UNAVAILABLE" });
+		expect(toErrorBody(new Errors.ValidationError("bad", "VALIDATION_ERROR", []))).toMatchObject({
+			code: 422,
+			type: "VALIDATION_ERROR",
+		});
+		expect(toErrorBody(new Errors.ServiceNotFoundError({ action: "history.append" }))).toMatchObject({
+			code: 503,
+			type: "SERVICE_UNAVAILABLE",
+		});
 	});
 
 	test("anything else is a 500 that leaks nothing", () => {
-		expect(toErrorBody(new TypeError("secret internals"))).toEqual({ name: "MoleculerError", message: "Internal server error.", code: 500, type: "INTERNAL_ERROR" });
+		expect(toErrorBody(new TypeError("secret internals"))).toEqual({
+			name: "MoleculerError",
+			message: "Internal server error.",
+			code: 500,
+			type: "INTERNAL_ERROR",
+		});
 		expect(toErrorBody(undefined)).toMatchObject({ code: 500, type: "INTERNAL_ERROR" });
 	});
 });

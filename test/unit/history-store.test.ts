@@ -12,7 +12,14 @@ import { REDIS_URL } from "../support/node-process";
 const OPTIONS: HistoryStoreOptions = { limit: 5, ttlSeconds: 60, idempotencySeconds: 60 };
 
 function draft(channel: string, text: string, clientMsgId?: string): MessageDraft {
-	return { id: randomUUID(), channel, author: "t", text, sentAt: new Date().toISOString(), ...(clientMsgId ? { clientMsgId } : {}) };
+	return {
+		id: randomUUID(),
+		channel,
+		author: "t",
+		text,
+		sentAt: new Date().toISOString(),
+		...(clientMsgId ? { clientMsgId } : {}),
+	};
 }
 
 interface StoreUnderTest {
@@ -40,8 +47,12 @@ describe.each(stores)("history store contract: $name", ({ create, cleanup }) => 
 	let store: HistoryStore;
 	let channel: string;
 
-	beforeAll(() => { store = create(); });
-	beforeEach(() => { channel = randomUUID(); });
+	beforeAll(() => {
+		store = create();
+	});
+	beforeEach(() => {
+		channel = randomUUID();
+	});
 	afterAll(async () => {
 		await store.close();
 		await cleanup();
@@ -53,10 +64,14 @@ describe.each(stores)("history store contract: $name", ({ create, cleanup }) => 
 
 	test("append numbers 1, 2, 3 and stores the message as given", async () => {
 		const results = [];
-		for (const text of ["a", "b\nwith newline", "c \"quoted\" {json}"]) results.push(await store.append(draft(channel, text)));
-		expect(results.map(r => [r.message.seq, r.created])).toEqual([[1, true], [2, true], [3, true]]);
+		for (const text of ["a", "b\nwith newline", 'c "quoted" {json}']) results.push(await store.append(draft(channel, text)));
+		expect(results.map(r => [r.message.seq, r.created])).toEqual([
+			[1, true],
+			[2, true],
+			[3, true],
+		]);
 		const page = await store.range(channel, 0, 10);
-		expect(page.messages.map(m => m.text)).toEqual(["a", "b\nwith newline", "c \"quoted\" {json}"]);
+		expect(page.messages.map(m => m.text)).toEqual(["a", "b\nwith newline", 'c "quoted" {json}']);
 		expect(page.messages[1]).toEqual(results[1].message);
 		expect(page).toMatchObject({ oldestSeq: 1, lastSeq: 3 });
 	});

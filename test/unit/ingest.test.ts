@@ -13,8 +13,22 @@ function startBroker(history: object = HistoryService) {
 	const received: { broadcast: ChatMessage[]; other: ChatMessage[] } = { broadcast: [], other: [] };
 	broker.createService({ name: "history", mixins: [history], settings: { redisUrl: undefined } });
 	broker.createService(IngestService);
-	broker.createService({ name: "broadcast", events: { "chat.message"(ctx: Context<ChatMessage>) { received.broadcast.push(ctx.params); } } });
-	broker.createService({ name: "audit", events: { "chat.message"(ctx: Context<ChatMessage>) { received.other.push(ctx.params); } } });
+	broker.createService({
+		name: "broadcast",
+		events: {
+			"chat.message"(ctx: Context<ChatMessage>) {
+				received.broadcast.push(ctx.params);
+			},
+		},
+	});
+	broker.createService({
+		name: "audit",
+		events: {
+			"chat.message"(ctx: Context<ChatMessage>) {
+				received.other.push(ctx.params);
+			},
+		},
+	});
 	return { broker, received };
 }
 
@@ -25,7 +39,11 @@ describe("ingest.publish", () => {
 		try {
 			const channel = randomUUID();
 			const meta: Record<string, unknown> = {};
-			const message = await broker.call<ChatMessage, object>("ingest.publish", { channel, text: "hello", author: "ada" }, { meta });
+			const message = await broker.call<ChatMessage, object>(
+				"ingest.publish",
+				{ channel, text: "hello", author: "ada" },
+				{ meta },
+			);
 			expect(message).toMatchObject({ seq: 1, channel, text: "hello", author: "ada" });
 			expect(meta.$statusCode).toBe(201);
 			const page = await broker.call<{ messages: ChatMessage[] }, object>("history.range", { channel });
@@ -44,7 +62,11 @@ describe("ingest.publish", () => {
 			const channel = randomUUID();
 			const first = await broker.call<ChatMessage, object>("ingest.publish", { channel, text: "once", clientMsgId: "k1" });
 			const meta: Record<string, unknown> = {};
-			const again = await broker.call<ChatMessage, object>("ingest.publish", { channel, text: "once", clientMsgId: "k1" }, { meta });
+			const again = await broker.call<ChatMessage, object>(
+				"ingest.publish",
+				{ channel, text: "once", clientMsgId: "k1" },
+				{ meta },
+			);
 			expect(again).toEqual(first);
 			expect(meta.$statusCode).toBe(200);
 			const page = await broker.call<{ lastSeq: number }, object>("history.range", { channel });
@@ -55,12 +77,23 @@ describe("ingest.publish", () => {
 	});
 
 	test("when history cannot store, the answer is 503 STORE_UNAVAILABLE and nothing is broadcast", async () => {
-		const failing = { name: "history", actions: { append: { handler() { throw new Error("redis is down"); } } } };
+		const failing = {
+			name: "history",
+			actions: {
+				append: {
+					handler() {
+						throw new Error("redis is down");
+					},
+				},
+			},
+		};
 		const { broker, received } = startBroker(failing);
 		await broker.start();
 		try {
-			await expect(broker.call("ingest.publish", { channel: randomUUID(), text: "lost?" }))
-				.rejects.toMatchObject({ code: 503, type: "STORE_UNAVAILABLE" });
+			await expect(broker.call("ingest.publish", { channel: randomUUID(), text: "lost?" })).rejects.toMatchObject({
+				code: 503,
+				type: "STORE_UNAVAILABLE",
+			});
 			expect(received.broadcast).toEqual([]);
 		} finally {
 			await broker.stop();
@@ -71,8 +104,14 @@ describe("ingest.publish", () => {
 		const { broker, received } = startBroker();
 		await broker.start();
 		try {
-			await expect(broker.call("ingest.publish", { channel: "nope", text: "x" })).rejects.toMatchObject({ code: 400, type: "INVALID_CHANNEL" });
-			await expect(broker.call("ingest.publish", { channel: randomUUID(), text: " " })).rejects.toMatchObject({ code: 400, type: "EMPTY_MESSAGE" });
+			await expect(broker.call("ingest.publish", { channel: "nope", text: "x" })).rejects.toMatchObject({
+				code: 400,
+				type: "INVALID_CHANNEL",
+			});
+			await expect(broker.call("ingest.publish", { channel: randomUUID(), text: " " })).rejects.toMatchObject({
+				code: 400,
+				type: "EMPTY_MESSAGE",
+			});
 			expect(received.broadcast).toEqual([]);
 		} finally {
 			await broker.stop();

@@ -23,7 +23,13 @@ describe("message validation", () => {
 	test("a valid draft gets a v7 id, a default author and a time", () => {
 		const now = new Date("2026-11-26T10:00:00Z");
 		const draft = createDraft({ channel: CHANNEL, text: "hi\nthere" }, limits, now);
-		expect(draft).toEqual({ id: expect.any(String), channel: CHANNEL.toLowerCase(), author: "anonymous", text: "hi\nthere", sentAt: now.toISOString() });
+		expect(draft).toEqual({
+			id: expect.any(String),
+			channel: CHANNEL.toLowerCase(),
+			author: "anonymous",
+			text: "hi\nthere",
+			sentAt: now.toISOString(),
+		});
 		expect(draft.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 	});
 
@@ -35,21 +41,30 @@ describe("message validation", () => {
 
 	test("text over the byte limit is refused with 413, counting UTF-8 bytes", () => {
 		expect(createDraft({ channel: CHANNEL, text: "x".repeat(16) }, limits).text).toHaveLength(16);
-		expect(errorOf(() => createDraft({ channel: CHANNEL, text: "x".repeat(17) }, limits))).toMatchObject({ code: 413, type: "MESSAGE_TOO_LARGE" });
+		expect(errorOf(() => createDraft({ channel: CHANNEL, text: "x".repeat(17) }, limits))).toMatchObject({
+			code: 413,
+			type: "MESSAGE_TOO_LARGE",
+		});
 		expect(errorOf(() => createDraft({ channel: CHANNEL, text: "é".repeat(9) }, limits))).toMatchObject({ code: 413 });
 	});
 
 	test("authors are trimmed and checked", () => {
 		expect(createDraft({ channel: CHANNEL, text: "x", author: "  ada " }, limits).author).toBe("ada");
 		for (const author of ["   ", "a\nb", "x".repeat(65), 12]) {
-			expect(errorOf(() => createDraft({ channel: CHANNEL, text: "x", author }, limits))).toMatchObject({ code: 400, type: "INVALID_AUTHOR" });
+			expect(errorOf(() => createDraft({ channel: CHANNEL, text: "x", author }, limits))).toMatchObject({
+				code: 400,
+				type: "INVALID_AUTHOR",
+			});
 		}
 	});
 
 	test("clientMsgId must be printable ASCII up to 128 characters", () => {
 		expect(createDraft({ channel: CHANNEL, text: "x", clientMsgId: "abc-123" }, limits).clientMsgId).toBe("abc-123");
 		for (const clientMsgId of ["", "has space", "x".repeat(129), 7, "naïve"]) {
-			expect(errorOf(() => createDraft({ channel: CHANNEL, text: "x", clientMsgId }, limits))).toMatchObject({ code: 400, type: "INVALID_CLIENT_MSG_ID" });
+			expect(errorOf(() => createDraft({ channel: CHANNEL, text: "x", clientMsgId }, limits))).toMatchObject({
+				code: 400,
+				type: "INVALID_CLIENT_MSG_ID",
+			});
 		}
 	});
 

@@ -11,7 +11,15 @@ import type { BroadcastService } from "../../services/broadcast.service";
 import { SERVICE_SCHEMAS } from "../../services";
 import type { HistoryPage } from "../../src/history-store";
 import type { ChatMessage } from "../../src/message";
-import { ChannelTail, formatError, formatMessage, operatorCommands, tailService, type CallAction, type OperatorIO } from "../../src/repl-commands";
+import {
+	ChannelTail,
+	formatError,
+	formatMessage,
+	operatorCommands,
+	tailService,
+	type CallAction,
+	type OperatorIO,
+} from "../../src/repl-commands";
 import { waitFor } from "../support/node-process";
 
 /** An SSE response that nobody reads: enough for the broadcast service to count a subscriber. */
@@ -33,7 +41,9 @@ broker.createService(tailService(tail));
 
 beforeAll(() => broker.start());
 afterAll(() => broker.stop());
-beforeEach(() => { tailed.length = 0; });
+beforeEach(() => {
+	tailed.length = 0;
+});
 
 /** Runs a command line as the REPL does: the first word names the command, the others are its words. */
 function operator(overrides: Partial<OperatorIO> = {}): (line: string) => Promise<string> {
@@ -57,7 +67,8 @@ const run = operator();
 
 async function publish(channel: string, count: number): Promise<ChatMessage[]> {
 	const sent: ChatMessage[] = [];
-	for (let i = 1; i <= count; i++) sent.push(await call<ChatMessage>("ingest.publish", { channel, text: `m${i}`, author: "ada" }));
+	for (let i = 1; i <= count; i++)
+		sent.push(await call<ChatMessage>("ingest.publish", { channel, text: `m${i}`, author: "ada" }));
 	return sent;
 }
 
@@ -104,7 +115,9 @@ describe("history", () => {
 		const channel = randomUUID();
 		expect(await run(`history ${channel}`)).toBe(`No messages retained in ${channel} (last seq 0).`);
 		for (const n of ["0", "501", "2.5", "ten"]) {
-			await expect(run(`history ${channel} ${n}`)).rejects.toThrow("Usage: history <channel> [n] (n is a whole number from 1 to 500)");
+			await expect(run(`history ${channel} ${n}`)).rejects.toThrow(
+				"Usage: history <channel> [n] (n is a whole number from 1 to 500)",
+			);
 		}
 		const invalid = await run("history not-a-uuid").catch(formatError);
 		expect(invalid).toBe("Error: The channel must be a UUID. (INVALID_CHANNEL)");
@@ -114,7 +127,7 @@ describe("history", () => {
 describe("channels and subscribers", () => {
 	test("list subscriber counts over the broadcast service's presence, most subscribed first", async () => {
 		const [busy, quiet] = [randomUUID(), randomUUID()];
-		const sinks = [...await openStreams(quiet, 1), ...await openStreams(busy, 2)];
+		const sinks = [...(await openStreams(quiet, 1)), ...(await openStreams(busy, 2))];
 		await publish(busy, 2);
 		try {
 			const channels = await run("channels");
@@ -125,8 +138,9 @@ describe("channels and subscribers", () => {
 			]);
 			expect(await run(`subscribers ${busy}`)).toBe(
 				`${busy}: 2 subscribers, last seq 2\n` +
-				`${"node".padEnd(broker.nodeID.length)}  subscribers\n` +
-				`${broker.nodeID}  ${"2".padStart(11)}`);
+					`${"node".padEnd(broker.nodeID.length)}  subscribers\n` +
+					`${broker.nodeID}  ${"2".padStart(11)}`,
+			);
 		} finally {
 			for (const sink of sinks) sink.destroy();
 		}
@@ -145,7 +159,13 @@ describe("purge", () => {
 		const channel = randomUUID();
 		await publish(channel, 3);
 		const questions: string[] = [];
-		const answering = (answer: string) => operator({ ask: async question => { questions.push(question); return answer; } });
+		const answering = (answer: string) =>
+			operator({
+				ask: async question => {
+					questions.push(question);
+					return answer;
+				},
+			});
 
 		expect(await answering("")(`purge ${channel}`)).toBe("Not purged.");
 		expect(await answering("n")(`purge ${channel}`)).toBe("Not purged.");
@@ -171,7 +191,12 @@ describe("tail", () => {
 	test("prints the channel's live messages, and nothing else, until stopped", async () => {
 		const [channel, other] = [randomUUID(), randomUUID()];
 		let stop!: () => void;
-		const tailing = operator({ untilStopped: () => new Promise<void>(resolve => { stop = resolve; }) })(`tail ${channel}`);
+		const tailing = operator({
+			untilStopped: () =>
+				new Promise<void>(resolve => {
+					stop = resolve;
+				}),
+		})(`tail ${channel}`);
 		expect(tailed).toEqual([`Tailing ${channel} (Enter or Ctrl-C stops).`]);
 
 		const [live] = await publish(channel, 1);

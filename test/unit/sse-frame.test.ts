@@ -5,7 +5,12 @@ import { sseComment, sseEvent, sseRetry } from "../../src/sse-frame";
 function parse(text: string): { events: EventSourceMessage[]; retry?: number } {
 	const events: EventSourceMessage[] = [];
 	let retry: number | undefined;
-	const parser = createParser({ onEvent: e => events.push(e), onRetry: ms => { retry = ms; } });
+	const parser = createParser({
+		onEvent: e => events.push(e),
+		onRetry: ms => {
+			retry = ms;
+		},
+	});
 	parser.feed(text);
 	return { events, retry };
 }
@@ -16,7 +21,7 @@ describe("SSE framing", () => {
 		"carriage\rreturn",
 		"windows\r\nline",
 		"\n\n\n",
-		"text\n\nevent: reset\ndata: {\"oldestSeq\":1}\n\n",
+		'text\n\nevent: reset\ndata: {"oldestSeq":1}\n\n',
 		"id: 999\nretry: 1\n:comment\ndata: injected",
 		"ends with newline\n",
 		"\r\n\r\nevent: x\r\n",
