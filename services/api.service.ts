@@ -95,6 +95,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
 					"GET channels/:channel": "broadcast.channel",
 					"GET health": "api.health",
 					"GET ready": "api.ready",
+					"GET limits": "api.limits",
 				},
 				onBeforeCall(_ctx: Context, _route: unknown, req: GatewayRequest) {
 					if (req.method === "POST" && !["application/json", "text/plain"].includes(mediaType(req))) {
@@ -142,6 +143,14 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
 			visibility: "published",
 			handler() {
 				return { status: "ok", nodeID: this.broker.nodeID, uptimeSeconds: Math.round(process.uptime()) };
+			},
+		},
+
+		/** What clients must respect, so the demo page need not restate it: `{ maxMessageBytes }`. */
+		limits: {
+			visibility: "published",
+			handler() {
+				return { maxMessageBytes: config.maxMessageBytes };
 			},
 		},
 
