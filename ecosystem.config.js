@@ -30,6 +30,8 @@ const common = {
 	kill_timeout: 10_000,
 	// A (re)started process counts as up only when it serves: it sends "ready" once it can reach history.
 	wait_ready: true,
+	// Exit status 2 is a refused configuration (src/config.ts): restarting cannot fix it.
+	stop_exit_codes: [2],
 	listen_timeout: 40_000,
 	max_memory_restart: "1G",
 	time: false,

@@ -5,7 +5,7 @@
  */
 import type { BrokerOptions, TransporterConfig } from "moleculer";
 import type { ChatcastConfig } from "./src/config";
-import { SharedPortPrometheusReporter } from "./src/metrics-reporter";
+import { SHARED_PORT_PROMETHEUS } from "./src/metrics-reporter";
 
 /** Builds the broker options for one node; `transporterUrl` is MQTT_URL or the embedded broker's URL. */
 export function createBrokerOptions(config: ChatcastConfig, transporterUrl: string | undefined): BrokerOptions {
@@ -29,11 +29,7 @@ export function createBrokerOptions(config: ChatcastConfig, transporterUrl: stri
 		metrics:
 			config.metricsPort === undefined
 				? { enabled: false }
-				: // Moleculer takes a reporter instance here; its typings only list the config forms.
-					{
-						enabled: true,
-						reporter: new SharedPortPrometheusReporter({ port: config.metricsPort, path: "/metrics" }) as unknown as "Prometheus",
-					},
+				: { enabled: true, reporter: { type: SHARED_PORT_PROMETHEUS, options: { port: config.metricsPort, path: "/metrics" } } },
 
 		// The MQTT transporter: QoS 0 like every Moleculer transporter; lost packets are repaired from history.
 		transporter: transporterUrl ? mqttTransporter(transporterUrl, config.mqttTopicSeparator) : null,

@@ -4,20 +4,27 @@
  * Channel counts are shared between broadcast nodes as `broadcast.presence` events.
  *
  * @example
+ *   broker.createService(createBroadcastService(config));
  *   // from the api gateway, on GET /api/channels/:channel/events
- *   await broadcastService.openStream(res, channel, { lastEventId: 41 });
+ *   await localBroadcast(broker)?.openStream(res, channel, { lastEventId: 41 });
  */
 import type { ServerResponse } from "node:http";
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, Service, ServiceBroker, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { ChannelHub, type StreamFormat } from "../src/channel-hub";
-import { loadConfig } from "../src/config";
+import type { ChatcastConfig } from "../src/config";
+import {
+	BROADCAST_GROUP,
+	HEADS_BATCH_MAX,
+	MESSAGE_EVENT,
+	type MessageEvent,
+	PRESENCE_EVENT,
+	type PresenceEvent,
+} from "../src/contract";
 import type { HistoryPage } from "../src/history-store";
-import type { ChatMessage } from "../src/message";
 import { parseChannel } from "../src/message";
 import { METRIC, registerChatMetrics } from "../src/metrics";
 import { PresenceTable, type ChannelCounts } from "../src/presence";
 import { SSE_HEADERS, sseEvent, sseRetry } from "../src/sse-frame";
-import { BROADCAST_GROUP, MESSAGE_EVENT } from "./ingest.service";
 
 export interface BroadcastSettings extends ServiceSettingSchema {
 	heartbeatMs: number;
@@ -52,200 +59,216 @@ interface BroadcastVars {
 
 export type BroadcastService = Service<BroadcastSettings> & BroadcastMethods & BroadcastVars;
 
-const PRESENCE_EVENT = "broadcast.presence";
-/** Channels per history.heads call (the action's limit). */
-const HEADS_BATCH = 1000;
-const config = loadConfig(process.env);
+/**
+ * This node's broadcast service, typed; undefined when the node runs none (or it has not been created).
+ *
+ * @example
+ *   const broadcast = localBroadcast(this.broker);
+ *   if (broadcast) await broadcast.openStream(res, channel, {});
+ */
+export function localBroadcast(broker: ServiceBroker): BroadcastService | undefined {
+	const service: unknown = broker.getLocalService("broadcast");
+	return isBroadcastService(service) ? service : undefined;
+}
 
-const BroadcastServiceSchema: ServiceSchema<BroadcastSettings, BroadcastMethods, BroadcastVars> = {
-	name: "broadcast",
+function isBroadcastService(service: unknown): service is BroadcastService {
+	return typeof service === "object" && service !== null && "hub" in service && service.hub instanceof ChannelHub;
+}
 
-	settings: {
-		heartbeatMs: config.sseHeartbeatMs,
-		retryMs: config.sseRetryMs,
-		shutdownRetryMs: 250,
-		maxBufferedBytes: config.sseMaxBufferedBytes,
-		presenceIntervalMs: 500,
-		resyncMs: config.sseResyncMs,
-	},
+type BroadcastConfig = Pick<ChatcastConfig, "sseHeartbeatMs" | "sseRetryMs" | "sseMaxBufferedBytes" | "sseResyncMs">;
 
-	actions: {
-		/** This node's streams per channel (for operators). */
-		stats: {
-			visibility: "public",
-			handler() {
-				return { nodeID: this.broker.nodeID, channels: this.hub.stats() };
+export function createBroadcastService(
+	config: BroadcastConfig,
+): ServiceSchema<BroadcastSettings, BroadcastMethods, BroadcastVars> {
+	return {
+		name: "broadcast",
+
+		settings: {
+			heartbeatMs: config.sseHeartbeatMs,
+			retryMs: config.sseRetryMs,
+			shutdownRetryMs: 250,
+			maxBufferedBytes: config.sseMaxBufferedBytes,
+			presenceIntervalMs: 500,
+			resyncMs: config.sseResyncMs,
+		},
+
+		actions: {
+			/** This node's streams per channel (for operators). */
+			stats: {
+				visibility: "public",
+				handler() {
+					return { nodeID: this.broker.nodeID, channels: this.hub.stats() };
+				},
+			},
+
+			/** A channel's last seq and its subscribers over all broadcast nodes. */
+			channel: {
+				params: { channel: "string" },
+				async handler(ctx: Context<{ channel: string }>) {
+					const channel = parseChannel(ctx.params.channel);
+					const page = await ctx.call<HistoryPage, object>("history.range", { channel, limit: 0 });
+					return {
+						channel,
+						lastSeq: page.lastSeq,
+						subscribers: this.presence.total(channel),
+						byNode: this.presence.byNode(channel),
+					};
+				},
+			},
+
+			/** Active channels with subscriber totals over all broadcast nodes. */
+			channels: {
+				visibility: "public",
+				handler() {
+					return this.presence.channelTotals();
+				},
 			},
 		},
 
-		/** A channel's last seq and its subscribers over all broadcast nodes. */
-		channel: {
-			params: { channel: "string" },
-			async handler(ctx: Context<{ channel: string }>) {
-				const channel = parseChannel(ctx.params.channel);
-				const page = await ctx.call<HistoryPage, object>("history.range", { channel, limit: 0 });
-				return {
-					channel,
-					lastSeq: page.lastSeq,
-					subscribers: this.presence.total(channel),
-					byNode: this.presence.byNode(channel),
-				};
+		events: {
+			[MESSAGE_EVENT]: {
+				group: BROADCAST_GROUP,
+				handler(ctx: Context<MessageEvent>) {
+					this.hub.deliver(ctx.params);
+				},
+			},
+
+			[PRESENCE_EVENT]: {
+				group: BROADCAST_GROUP,
+				handler(ctx: Context<PresenceEvent>) {
+					if (ctx.params.nodeID === this.broker.nodeID) return;
+					this.presence.update(ctx.params.nodeID, ctx.params.counts);
+					for (const channel of Object.keys(ctx.params.counts)) this.notifyPresence(channel);
+				},
+			},
+
+			"$transporter.connected"() {
+				// Packets sent while we were away are lost: catch up from history, and re-announce our streams.
+				// (Every connect, not only `wasReconnect`: the MQTT transporter reports a reconnect as a first connect.)
+				this.hub.resyncAll();
+				this.announcePresence(this.hub.stats().map(s => s.channel));
+			},
+
+			"$node.connected"() {
+				this.announcePresence(this.hub.stats().map(s => s.channel));
+			},
+
+			"$node.disconnected"(ctx: Context<{ node: { id: string } }>) {
+				for (const channel of this.presence.removeNode(ctx.params.node.id)) this.notifyPresence(channel);
 			},
 		},
 
-		/** Active channels with subscriber totals over all broadcast nodes. */
-		channels: {
-			visibility: "public",
-			handler() {
-				return this.presence.channelTotals();
+		methods: {
+			/**
+			 * Serves one SSE stream until the client goes away. Rejects, with nothing written, when history
+			 * cannot answer (the caller sends the error); afterwards the response belongs to the hub.
+			 */
+			async openStream(res: ServerResponse, channel: string, options: OpenStreamOptions): Promise<void> {
+				res.socket?.setNoDelay(true);
+				res.socket?.setTimeout(0);
+				if (this.hub.isClosed) {
+					// Shutting down: a stream that ends at once with a short retry sends EventSource to another edge
+					// (on a new connection: a kept-alive one would lead back here).
+					res.writeHead(200, { ...SSE_HEADERS, Connection: "close" });
+					res.end(sseRetry(this.settings.shutdownRetryMs));
+					return;
+				}
+				const format = options.format ?? "chatcast";
+				await this.hub.subscribe(channel, res, {
+					lastEventId: options.lastEventId,
+					format,
+					onOpen: () => {
+						res.writeHead(200, SSE_HEADERS);
+						res.write(sseRetry(this.settings.retryMs));
+						if (format === "chatcast") {
+							res.write(sseEvent({ event: "presence", data: JSON.stringify({ subscribers: this.presence.total(channel) }) }));
+						}
+					},
+				});
 			},
-		},
-	},
 
-	events: {
-		[MESSAGE_EVENT]: {
-			group: BROADCAST_GROUP,
-			handler(ctx: Context<ChatMessage>) {
-				this.hub.deliver(ctx.params);
+			/** Tells the other broadcast nodes our counts for these channels (0 = none left). */
+			announcePresence(channels: Iterable<string>): void {
+				const counts: ChannelCounts = {};
+				for (const channel of channels) counts[channel] = this.hub.subscriberCount(channel);
+				if (Object.keys(counts).length === 0) return;
+				this.broker
+					.broadcast<PresenceEvent>(PRESENCE_EVENT, { nodeID: this.broker.nodeID, counts }, { groups: [BROADCAST_GROUP] })
+					.catch((err: Error) => this.logger.warn("Presence announcement failed:", err.message));
 			},
-		},
 
-		[PRESENCE_EVENT]: {
-			group: BROADCAST_GROUP,
-			handler(ctx: Context<{ nodeID: string; counts: ChannelCounts }>) {
-				if (ctx.params.nodeID === this.broker.nodeID) return;
-				this.presence.update(ctx.params.nodeID, ctx.params.counts);
-				for (const channel of Object.keys(ctx.params.counts)) this.notifyPresence(channel);
-			},
-		},
-
-		"$transporter.connected"() {
-			// Packets sent while we were away are lost: catch up from history, and re-announce our streams.
-			// (Every connect, not only `wasReconnect`: the MQTT transporter reports a reconnect as a first connect.)
-			this.hub.resyncAll();
-			this.announcePresence(this.hub.stats().map(s => s.channel));
-		},
-
-		"$node.connected"() {
-			this.announcePresence(this.hub.stats().map(s => s.channel));
-		},
-
-		"$node.disconnected"(ctx: Context<{ node: { id: string } }>) {
-			for (const channel of this.presence.removeNode(ctx.params.node.id)) this.notifyPresence(channel);
-		},
-	},
-
-	methods: {
-		/**
-		 * Serves one SSE stream until the client goes away. Rejects, with nothing written, when history
-		 * cannot answer (the caller sends the error); afterwards the response belongs to the hub.
-		 */
-		async openStream(res: ServerResponse, channel: string, options: OpenStreamOptions): Promise<void> {
-			res.socket?.setNoDelay(true);
-			res.socket?.setTimeout(0);
-			if (this.hub.isClosed) {
-				// Shutting down: a stream that ends at once with a short retry sends EventSource to another edge
-				// (on a new connection: a kept-alive one would lead back here).
-				res.writeHead(200, { ...SSE_HEADERS, Connection: "close" });
-				res.end(sseRetry(this.settings.shutdownRetryMs));
-				return;
-			}
-			const format = options.format ?? "chatcast";
-			await this.hub.subscribe(channel, res, {
-				lastEventId: options.lastEventId,
-				format,
-				onOpen: () => {
-					res.writeHead(200, SSE_HEADERS);
-					res.write(sseRetry(this.settings.retryMs));
-					if (format === "chatcast") {
-						res.write(sseEvent({ event: "presence", data: JSON.stringify({ subscribers: this.presence.total(channel) }) }));
+			/** Asks history for the last seq of every served channel and repairs the channels that are behind. */
+			async checkHeads(): Promise<void> {
+				const channels = this.hub.servedChannels();
+				for (let i = 0; i < channels.length; i += HEADS_BATCH_MAX) {
+					try {
+						this.hub.catchUp(
+							await this.broker.call<Record<string, number>, object>("history.heads", {
+								channels: channels.slice(i, i + HEADS_BATCH_MAX),
+							}),
+						);
+					} catch (err) {
+						this.logger.debug("Heads check failed:", (err as Error).message);
+						return;
 					}
+				}
+			},
+
+			notifyPresence(channel: string): void {
+				this.hub.notify(channel, "presence", { subscribers: this.presence.total(channel) });
+			},
+		},
+
+		created() {
+			this.presence = new PresenceTable();
+			this.changedChannels = new Set();
+			this.timers = [];
+			const metrics = this.broker.metrics;
+			registerChatMetrics(metrics, [METRIC.SSE_CONNECTIONS, METRIC.DELIVERED, METRIC.PUBLISH_TO_DELIVER, METRIC.GAP_REPAIRS]);
+			this.hub = new ChannelHub({
+				fetchHistory: (channel, after, limit) =>
+					this.broker.call<HistoryPage, object>("history.range", { channel, after, limit }),
+				maxBufferedBytes: this.settings.maxBufferedBytes,
+				hooks: {
+					subscribersChanged: (channel, count) => {
+						this.presence.update(this.broker.nodeID, { [channel]: count });
+						this.changedChannels.add(channel);
+						metrics.set(METRIC.SSE_CONNECTIONS, this.hub.totalSubscribers);
+					},
+					delivered: (message, subscribers) => {
+						if (subscribers === 0) return;
+						metrics.increment(METRIC.DELIVERED, undefined, subscribers);
+						metrics.observe(METRIC.PUBLISH_TO_DELIVER, (Date.now() - Date.parse(message.sentAt)) / 1000);
+					},
+					gapRepaired: (channel, fromSeq, toSeq) => {
+						metrics.increment(METRIC.GAP_REPAIRS);
+						this.logger.info(`Gap repaired on ${channel}: seq ${fromSeq}-${toSeq} from history`);
+					},
+					repairFailed: (channel, err) => this.logger.warn(`Gap repair on ${channel} failed, retrying:`, (err as Error).message),
+					slowSubscriberDropped: channel => this.logger.warn(`A subscriber of ${channel} could not keep up and was disconnected`),
 				},
 			});
 		},
 
-		/** Tells the other broadcast nodes our counts for these channels (0 = none left). */
-		announcePresence(channels: Iterable<string>): void {
-			const counts: ChannelCounts = {};
-			for (const channel of channels) counts[channel] = this.hub.subscriberCount(channel);
-			if (Object.keys(counts).length === 0) return;
-			this.broker
-				.broadcast(PRESENCE_EVENT, { nodeID: this.broker.nodeID, counts }, { groups: [BROADCAST_GROUP] })
-				.catch((err: Error) => this.logger.warn("Presence announcement failed:", err.message));
+		started() {
+			this.timers.push(
+				setInterval(() => this.hub.heartbeat(), this.settings.heartbeatMs),
+				setInterval(() => void this.checkHeads(), this.settings.resyncMs),
+				setInterval(() => {
+					if (this.changedChannels.size === 0) return;
+					const channels = [...this.changedChannels];
+					this.changedChannels.clear();
+					this.announcePresence(channels);
+					for (const channel of channels) this.notifyPresence(channel);
+				}, this.settings.presenceIntervalMs),
+			);
+			for (const timer of this.timers) timer.unref();
 		},
 
-		/** Asks history for the last seq of every served channel and repairs the channels that are behind. */
-		async checkHeads(): Promise<void> {
-			const channels = this.hub.servedChannels();
-			for (let i = 0; i < channels.length; i += HEADS_BATCH) {
-				try {
-					this.hub.catchUp(
-						await this.broker.call<Record<string, number>, object>("history.heads", {
-							channels: channels.slice(i, i + HEADS_BATCH),
-						}),
-					);
-				} catch (err) {
-					this.logger.debug("Heads check failed:", (err as Error).message);
-					return;
-				}
-			}
+		stopped() {
+			for (const timer of this.timers) clearInterval(timer);
+			// Ending every stream lets the HTTP server close; clients reconnect with Last-Event-ID elsewhere.
+			this.hub.closeAll(this.settings.shutdownRetryMs);
 		},
-
-		notifyPresence(channel: string): void {
-			this.hub.notify(channel, "presence", { subscribers: this.presence.total(channel) });
-		},
-	},
-
-	created() {
-		this.presence = new PresenceTable();
-		this.changedChannels = new Set();
-		this.timers = [];
-		const metrics = this.broker.metrics;
-		registerChatMetrics(metrics, [METRIC.SSE_CONNECTIONS, METRIC.DELIVERED, METRIC.PUBLISH_TO_DELIVER, METRIC.GAP_REPAIRS]);
-		this.hub = new ChannelHub({
-			fetchHistory: (channel, after, limit) => this.broker.call<HistoryPage, object>("history.range", { channel, after, limit }),
-			maxBufferedBytes: this.settings.maxBufferedBytes,
-			hooks: {
-				subscribersChanged: (channel, count) => {
-					this.presence.update(this.broker.nodeID, { [channel]: count });
-					this.changedChannels.add(channel);
-					metrics.set(METRIC.SSE_CONNECTIONS, this.hub.totalSubscribers);
-				},
-				delivered: (message, subscribers) => {
-					if (subscribers === 0) return;
-					metrics.increment(METRIC.DELIVERED, undefined, subscribers);
-					metrics.observe(METRIC.PUBLISH_TO_DELIVER, (Date.now() - Date.parse(message.sentAt)) / 1000);
-				},
-				gapRepaired: (channel, fromSeq, toSeq) => {
-					metrics.increment(METRIC.GAP_REPAIRS);
-					this.logger.info(`Gap repaired on ${channel}: seq ${fromSeq}-${toSeq} from history`);
-				},
-				repairFailed: (channel, err) => this.logger.warn(`Gap repair on ${channel} failed, retrying:`, (err as Error).message),
-				slowSubscriberDropped: channel => this.logger.warn(`A subscriber of ${channel} could not keep up and was disconnected`),
-			},
-		});
-	},
-
-	started() {
-		this.timers.push(
-			setInterval(() => this.hub.heartbeat(), this.settings.heartbeatMs),
-			setInterval(() => void this.checkHeads(), this.settings.resyncMs),
-			setInterval(() => {
-				if (this.changedChannels.size === 0) return;
-				const channels = [...this.changedChannels];
-				this.changedChannels.clear();
-				this.announcePresence(channels);
-				for (const channel of channels) this.notifyPresence(channel);
-			}, this.settings.presenceIntervalMs),
-		);
-		for (const timer of this.timers) timer.unref();
-	},
-
-	stopped() {
-		for (const timer of this.timers) clearInterval(timer);
-		// Ending every stream lets the HTTP server close; clients reconnect with Last-Event-ID elsewhere.
-		this.hub.closeAll(this.settings.shutdownRetryMs);
-	},
-};
-
-export default BroadcastServiceSchema;
+	};
+}

@@ -3,11 +3,13 @@
  * Redis when REDIS_URL is set; otherwise an in-memory store that only this process can see.
  *
  * @example
+ *   broker.createService(createHistoryService(config));
  *   await ctx.call("history.append", draft);                                 // → { message, created }
  *   await ctx.call("history.range", { channel, after: 41, limit: 50 });      // → { channel, messages, oldestSeq, lastSeq }
  */
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { loadConfig } from "../src/config";
+import type { ChatcastConfig } from "../src/config";
+import { HEADS_BATCH_MAX, HISTORY_PAGE_MAX } from "../src/contract";
 import { chatError } from "../src/errors";
 import { IDEMPOTENCY_SECONDS, type HistoryStore } from "../src/history-store";
 import { MemoryHistory } from "../src/memory-history";
@@ -30,111 +32,115 @@ interface HistoryVars {
 	store: HistoryStore;
 }
 
-const config = loadConfig(process.env);
+type HistoryConfig = Pick<ChatcastConfig, "redisUrl" | "namespace" | "historyLimit" | "historyTtlSeconds">;
 
-const HistoryService: ServiceSchema<HistorySettings, HistoryMethods, HistoryVars> = {
-	name: "history",
+export function createHistoryService(config: HistoryConfig): ServiceSchema<HistorySettings, HistoryMethods, HistoryVars> {
+	return {
+		name: "history",
 
-	settings: {
-		redisUrl: config.redisUrl,
-		keyPrefix: `${config.namespace}:`,
-		limit: config.historyLimit,
-		ttlSeconds: config.historyTtlSeconds,
-		$secureSettings: ["redisUrl"],
-	},
+		settings: {
+			redisUrl: config.redisUrl,
+			keyPrefix: `${config.namespace}:`,
+			limit: config.historyLimit,
+			ttlSeconds: config.historyTtlSeconds,
+			$secureSettings: ["redisUrl"],
+		},
 
-	actions: {
-		append: {
-			visibility: "public",
-			params: {
-				id: "string",
-				channel: "string",
-				author: "string",
-				text: "string",
-				sentAt: "string",
-				clientMsgId: { type: "string", optional: true },
+		actions: {
+			append: {
+				visibility: "public",
+				params: {
+					id: "string",
+					channel: "string",
+					author: "string",
+					text: "string",
+					sentAt: "string",
+					clientMsgId: { type: "string", optional: true },
+				},
+				handler(ctx: Context<MessageDraft>) {
+					return this.guard(() => this.store.append(ctx.params));
+				},
 			},
-			handler(ctx: Context<MessageDraft>) {
-				return this.guard(() => this.store.append(ctx.params));
+
+			range: {
+				params: {
+					channel: "string",
+					after: { type: "number", integer: true, min: 0, optional: true, convert: true },
+					limit: { type: "number", integer: true, min: 0, max: HISTORY_PAGE_MAX, optional: true, convert: true },
+				},
+				async handler(ctx: Context<{ channel: string; after?: number; limit?: number }>) {
+					const channel = parseChannel(ctx.params.channel);
+					const page = await this.guard(() => this.store.range(channel, ctx.params.after ?? 0, ctx.params.limit ?? 50));
+					return { channel, ...page };
+				},
+			},
+
+			/** Last seq per channel; broadcast nodes compare it with what they delivered, to catch a lost last message. */
+			heads: {
+				visibility: "public",
+				params: { channels: { type: "array", items: "string", max: HEADS_BATCH_MAX } },
+				async handler(ctx: Context<{ channels: string[] }>) {
+					const channels = ctx.params.channels.map(parseChannel);
+					return this.guard(() => this.store.lastSeqs(channels));
+				},
+			},
+
+			purge: {
+				visibility: "public",
+				params: { channel: "string" },
+				async handler(ctx: Context<{ channel: string }>) {
+					const channel = parseChannel(ctx.params.channel);
+					return { channel, purged: await this.guard(() => this.store.purge(channel)) };
+				},
+			},
+
+			ping: {
+				visibility: "public",
+				async handler() {
+					await this.guard(() => this.store.ping());
+					return { ok: true, store: this.settings.redisUrl ? "redis" : "memory" };
+				},
 			},
 		},
 
-		range: {
-			params: {
-				channel: "string",
-				after: { type: "number", integer: true, min: 0, optional: true, convert: true },
-				limit: { type: "number", integer: true, min: 0, max: 500, optional: true, convert: true },
-			},
-			async handler(ctx: Context<{ channel: string; after?: number; limit?: number }>) {
-				const channel = parseChannel(ctx.params.channel);
-				const page = await this.guard(() => this.store.range(channel, ctx.params.after ?? 0, ctx.params.limit ?? 50));
-				return { channel, ...page };
-			},
-		},
-
-		/** Last seq per channel; broadcast nodes compare it with what they delivered, to catch a lost last message. */
-		heads: {
-			visibility: "public",
-			params: { channels: { type: "array", items: "string", max: 1000 } },
-			async handler(ctx: Context<{ channels: string[] }>) {
-				const channels = ctx.params.channels.map(parseChannel);
-				return this.guard(() => this.store.lastSeqs(channels));
+		methods: {
+			/** Store failures become STORE_UNAVAILABLE (503), so callers can tell them from bad input. */
+			async guard<T>(work: () => Promise<T>): Promise<T> {
+				try {
+					return await work();
+				} catch (err) {
+					this.broker.metrics.increment(METRIC.HISTORY_ERRORS);
+					this.logger.warn("History store failed:", (err as Error).message);
+					throw chatError("STORE_UNAVAILABLE", { reason: (err as Error).message });
+				}
 			},
 		},
 
-		purge: {
-			visibility: "public",
-			params: { channel: "string" },
-			async handler(ctx: Context<{ channel: string }>) {
-				const channel = parseChannel(ctx.params.channel);
-				return { channel, purged: await this.guard(() => this.store.purge(channel)) };
-			},
-		},
-
-		ping: {
-			visibility: "public",
-			async handler() {
-				await this.guard(() => this.store.ping());
-				return { ok: true, store: this.settings.redisUrl ? "redis" : "memory" };
-			},
-		},
-	},
-
-	methods: {
-		/** Store failures become STORE_UNAVAILABLE (503), so callers can tell them from bad input. */
-		async guard<T>(work: () => Promise<T>): Promise<T> {
-			try {
-				return await work();
-			} catch (err) {
-				this.broker.metrics.increment(METRIC.HISTORY_ERRORS);
-				this.logger.warn("History store failed:", (err as Error).message);
-				throw chatError("STORE_UNAVAILABLE", { reason: (err as Error).message });
+		created() {
+			registerChatMetrics(this.broker.metrics, [METRIC.HISTORY_ERRORS]);
+			const options = {
+				limit: this.settings.limit,
+				ttlSeconds: this.settings.ttlSeconds,
+				idempotencySeconds: IDEMPOTENCY_SECONDS,
+			};
+			if (this.settings.redisUrl) {
+				this.store = new RedisHistory(this.settings.redisUrl, { ...options, keyPrefix: this.settings.keyPrefix });
+			} else {
+				this.store = new MemoryHistory(options);
+				this.logger.warn("REDIS_URL is not set: history is in memory, for this single process only (development).");
 			}
 		},
-	},
 
-	created() {
-		registerChatMetrics(this.broker.metrics, [METRIC.HISTORY_ERRORS]);
-		const options = { limit: this.settings.limit, ttlSeconds: this.settings.ttlSeconds, idempotencySeconds: IDEMPOTENCY_SECONDS };
-		if (this.settings.redisUrl) {
-			this.store = new RedisHistory(this.settings.redisUrl, { ...options, keyPrefix: this.settings.keyPrefix });
-		} else {
-			this.store = new MemoryHistory(options);
-			this.logger.warn("REDIS_URL is not set: history is in memory, for this single process only (development).");
-		}
-	},
+		async started() {
+			try {
+				await this.store.ping();
+			} catch (err) {
+				this.logger.error("History store does not answer yet; publishes get 503 until it does:", (err as Error).message);
+			}
+		},
 
-	async started() {
-		try {
-			await this.store.ping();
-		} catch (err) {
-			this.logger.error("History store does not answer yet; publishes get 503 until it does:", (err as Error).message);
-		}
-	},
-
-	async stopped() {
-		await this.store.close();
-	},
-};
-
-export default HistoryService;
+		async stopped() {
+			await this.store.close();
+		},
+	};
+}

@@ -1,11 +1,26 @@
-/** Every service schema by name, for the launcher's SERVICES list. */
-import type { ServiceSchema } from "moleculer";
-import type { ServiceName } from "../src/config";
-import api from "./api.service";
-import broadcast from "./broadcast.service";
-import history from "./history.service";
-import ingest from "./ingest.service";
+/**
+ * Creates the services a node runs (`SERVICES`) from its parsed configuration.
+ *
+ * @example
+ *   const config = loadConfigOrExit(process.env);
+ *   const broker = new ServiceBroker(createBrokerOptions(config, url));
+ *   createServices(broker, config);
+ */
+import type { Service, ServiceBroker } from "moleculer";
+import type { ChatcastConfig, ServiceName } from "../src/config";
+import { createApiService } from "./api.service";
+import { createBroadcastService } from "./broadcast.service";
+import { createHistoryService } from "./history.service";
+import { createIngestService } from "./ingest.service";
 
-// Each schema has its own settings type; the launcher only needs "a schema".
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const SERVICE_SCHEMAS: Record<ServiceName, ServiceSchema<any, any, any, any>> = { api, ingest, history, broadcast };
+export { createApiService, createBroadcastService, createHistoryService, createIngestService };
+
+export function createServices(broker: ServiceBroker, config: ChatcastConfig): Service[] {
+	const create: Record<ServiceName, () => Service> = {
+		api: () => broker.createService(createApiService(config)),
+		ingest: () => broker.createService(createIngestService(config)),
+		history: () => broker.createService(createHistoryService(config)),
+		broadcast: () => broker.createService(createBroadcastService(config)),
+	};
+	return config.services.map(name => create[name]());
+}

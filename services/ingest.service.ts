@@ -3,70 +3,72 @@
  * A message is accepted (2xx) only once stored; nothing is broadcast that is not stored.
  *
  * @example
+ *   broker.createService(createIngestService(config));
  *   await ctx.call("ingest.publish", { channel, text: "hello", author: "ada", clientMsgId: "c-1" });
  *   // → the stored message; ctx.meta.$statusCode is 201, or 200 for a repeated clientMsgId
  */
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { loadConfig } from "../src/config";
+import type { ChatcastConfig } from "../src/config";
+import { BROADCAST_GROUP, MESSAGE_EVENT, type MessageEvent } from "../src/contract";
 import { chatError } from "../src/errors";
 import type { AppendResult } from "../src/history-store";
-import { createDraft, type ChatMessage, type PublishInput } from "../src/message";
+import { type ChatMessage, createDraft, type PublishInput } from "../src/message";
 import { METRIC, registerChatMetrics } from "../src/metrics";
 
 export interface IngestSettings extends ServiceSettingSchema {
 	maxMessageBytes: number;
 }
 
-/** The event every broadcast node receives; only the `broadcast` group, so nothing else reacts twice. */
-export const MESSAGE_EVENT = "chat.message";
-export const BROADCAST_GROUP = "broadcast";
+/** What the gateway sets on a publish answer. */
+interface PublishMeta {
+	$statusCode?: number;
+	$location?: string;
+}
 
-const config = loadConfig(process.env);
+export function createIngestService(config: Pick<ChatcastConfig, "maxMessageBytes">): ServiceSchema<IngestSettings> {
+	return {
+		name: "ingest",
 
-const IngestService: ServiceSchema<IngestSettings> = {
-	name: "ingest",
+		settings: {
+			maxMessageBytes: config.maxMessageBytes,
+		},
 
-	settings: {
-		maxMessageBytes: config.maxMessageBytes,
-	},
-
-	actions: {
-		publish: {
-			params: {
-				channel: "string",
-				// Checked by createDraft, so a missing text is EMPTY_MESSAGE like an empty one.
-				text: "any|optional",
-				author: "any|optional",
-				clientMsgId: "any|optional",
-			},
-			async handler(ctx: Context<PublishInput, { $statusCode?: number; $location?: string }>): Promise<ChatMessage> {
-				const draft = createDraft(ctx.params, this.settings);
-				let result: AppendResult;
-				try {
-					result = await ctx.call<AppendResult, typeof draft>("history.append", draft);
-				} catch (err) {
-					const e = err as { type?: string; message?: string };
-					if (e.type === "STORE_UNAVAILABLE") throw err;
-					throw chatError("STORE_UNAVAILABLE", { reason: e.message });
-				}
-				// A repeat is broadcast again too: broadcast nodes drop seqs they have, and it heals a lost packet.
-				// The message is stored, so a failed fan-out is not the client's failure: nodes repair from history.
-				await ctx
-					.broadcast(MESSAGE_EVENT, result.message, { groups: [BROADCAST_GROUP] })
-					.catch((err: Error) => this.logger.warn("Fan-out of a stored message failed:", err.message));
-				ctx.meta.$statusCode = result.created ? 201 : 200;
-				// Where the message can be read back: the history page that holds exactly it.
-				const { channel, seq } = result.message;
-				ctx.meta.$location = `/api/channels/${channel}/messages?after=${seq - 1}&limit=1`;
-				if (result.created) this.broker.metrics.increment(METRIC.PUBLISHED);
-				return result.message;
+		actions: {
+			publish: {
+				params: {
+					channel: "string",
+					// Checked by createDraft, so a missing text is EMPTY_MESSAGE like an empty one.
+					text: "any|optional",
+					author: "any|optional",
+					clientMsgId: "any|optional",
+				},
+				async handler(ctx: Context<PublishInput, PublishMeta>): Promise<ChatMessage> {
+					const draft = createDraft(ctx.params, this.settings);
+					let result: AppendResult;
+					try {
+						result = await ctx.call<AppendResult, typeof draft>("history.append", draft);
+					} catch (err) {
+						const e = err as { type?: string; message?: string };
+						if (e.type === "STORE_UNAVAILABLE") throw err;
+						throw chatError("STORE_UNAVAILABLE", { reason: e.message });
+					}
+					// A repeat is broadcast again too: broadcast nodes drop seqs they have, and it heals a lost packet.
+					// The message is stored, so a failed fan-out is not the client's failure: nodes repair from history.
+					await ctx
+						.broadcast<MessageEvent>(MESSAGE_EVENT, result.message, { groups: [BROADCAST_GROUP] })
+						.catch((err: Error) => this.logger.warn("Fan-out of a stored message failed:", err.message));
+					ctx.meta.$statusCode = result.created ? 201 : 200;
+					// Where the message can be read back: the history page that holds exactly it.
+					const { channel, seq } = result.message;
+					ctx.meta.$location = `/api/channels/${channel}/messages?after=${seq - 1}&limit=1`;
+					if (result.created) this.broker.metrics.increment(METRIC.PUBLISHED);
+					return result.message;
+				},
 			},
 		},
-	},
 
-	created() {
-		registerChatMetrics(this.broker.metrics, [METRIC.PUBLISHED]);
-	},
-};
-
-export default IngestService;
+		created() {
+			registerChatMetrics(this.broker.metrics, [METRIC.PUBLISHED]);
+		},
+	};
+}

@@ -55,6 +55,38 @@ export interface ChatcastConfig {
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * Every bad variable at once; the launchers print `message` (no stack trace) and exit with status 2.
+ *
+ * @example
+ *   try { loadConfig(process.env) } catch (err) { if (err instanceof ConfigError) exitWithConfigError(err) }
+ */
+export class ConfigError extends Error {
+	constructor(readonly problems: string[]) {
+		super(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+		this.name = "ConfigError";
+	}
+}
+
+/** The exit status of a process refused by its configuration (pm2's ecosystem does not restart on it). */
+export const CONFIG_ERROR_EXIT_CODE = 2;
+
+/**
+ * Parses the environment for a launcher: on a bad one, prints every problem and exits with status 2.
+ *
+ * @example
+ *   const config = loadConfigOrExit(process.env);
+ */
+export function loadConfigOrExit(env: Env): ChatcastConfig {
+	try {
+		return loadConfig(env);
+	} catch (err) {
+		if (!(err instanceof ConfigError)) throw err;
+		console.error(err.message);
+		process.exit(CONFIG_ERROR_EXIT_CODE);
+	}
+}
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
 /** Parses and checks the environment; throws one error listing every bad variable. */
@@ -128,7 +160,7 @@ export function loadConfig(env: Env): ChatcastConfig {
 	if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.namespace)) problems.push("NAMESPACE must be 1-64 letters, digits, '-' or '_'");
 	if (config.nodeID !== undefined && !/^[A-Za-z0-9_.-]{1,128}$/.test(config.nodeID))
 		problems.push("NODE_ID must be 1-128 letters, digits, '.', '-' or '_'");
-	if (problems.length > 0) throw new Error(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+	if (problems.length > 0) throw new ConfigError(problems);
 	return config;
 }
 

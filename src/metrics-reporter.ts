@@ -5,8 +5,11 @@
  * starts before the old one has exited; with reusePort both can hold the port for that moment (the
  * kernel hands each scrape to one of them) instead of the new one failing to start.
  *
+ * Moleculer's typings name reporters by their built-in type only, so this one takes the name "Prometheus"
+ * in Moleculer's reporter table (once this module is loaded, every Prometheus reporter shares its port).
+ *
  * @example
- *   metrics: { enabled: true, reporter: [new SharedPortPrometheusReporter({ port: 9100 })] }
+ *   metrics: { enabled: true, reporter: { type: SHARED_PORT_PROMETHEUS, options: { port: 9100 } } }
  */
 import http from "node:http";
 import { MetricReporters, type MetricRegistry } from "moleculer";
@@ -28,3 +31,7 @@ export class SharedPortPrometheusReporter extends Prometheus {
 		});
 	}
 }
+
+/** The reporter type to name in broker options: Moleculer resolves it to SharedPortPrometheusReporter. */
+export const SHARED_PORT_PROMETHEUS = "Prometheus";
+MetricReporters.Prometheus = SharedPortPrometheusReporter;

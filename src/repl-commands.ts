@@ -10,7 +10,7 @@
  *   // #42 2026-05-04T09:30:02.000Z system: maintenance at 10:00
  */
 import type { Context, ServiceSchema } from "moleculer";
-import { BROADCAST_GROUP, MESSAGE_EVENT } from "../services/ingest.service";
+import { BROADCAST_GROUP, HISTORY_PAGE_MAX, MESSAGE_EVENT } from "./contract";
 import type { HistoryPage } from "./history-store";
 import { parseChannel, type ChatMessage } from "./message";
 
@@ -37,8 +37,6 @@ export interface OperatorCommand {
 /** The author of messages sent with `say`. */
 export const SYSTEM_AUTHOR = "system";
 const DEFAULT_HISTORY_COUNT = 20;
-/** history.range's largest `limit`. */
-const MAX_HISTORY_COUNT = 500;
 const YES_FLAGS = ["-y", "--yes"];
 
 const SYNTAX = {
@@ -78,7 +76,7 @@ export function operatorCommands(io: OperatorIO): OperatorCommand[] {
 		},
 		{
 			syntax: SYNTAX.history,
-			description: `The channel's last n messages (default ${DEFAULT_HISTORY_COUNT}, at most ${MAX_HISTORY_COUNT})`,
+			description: `The channel's last n messages (default ${DEFAULT_HISTORY_COUNT}, at most ${HISTORY_PAGE_MAX})`,
 			run: words => historyCommand(io.call, words),
 		},
 		{ syntax: SYNTAX.say, description: `Publish a message as "${SYSTEM_AUTHOR}"`, run: words => sayCommand(io.call, words) },
@@ -152,8 +150,8 @@ export async function historyCommand(call: CallAction, words: string[]): Promise
 	expectWordCount(words, 1, 2, SYNTAX.history);
 	const channel = parseChannel(words[0]);
 	const wanted = words[1] === undefined ? DEFAULT_HISTORY_COUNT : Number(words[1]);
-	if (!Number.isInteger(wanted) || wanted < 1 || wanted > MAX_HISTORY_COUNT) {
-		throw new UsageError(SYNTAX.history, `n is a whole number from 1 to ${MAX_HISTORY_COUNT}`);
+	if (!Number.isInteger(wanted) || wanted < 1 || wanted > HISTORY_PAGE_MAX) {
+		throw new UsageError(SYNTAX.history, `n is a whole number from 1 to ${HISTORY_PAGE_MAX}`);
 	}
 	const { lastSeq } = await call<HistoryPage>("history.range", { channel, limit: 0 });
 	const page = await call<HistoryPage>("history.range", { channel, after: Math.max(0, lastSeq - wanted), limit: wanted });

@@ -10,7 +10,7 @@ import os from "node:os";
 import type { REPLServer } from "node:repl";
 import { ServiceBroker } from "moleculer";
 import { createBrokerOptions } from "../../moleculer.config";
-import { loadConfig } from "../config";
+import { loadConfigOrExit } from "../config";
 import { ChannelTail, formatError, operatorCommands, tailService, type OperatorIO } from "../repl-commands";
 
 /** The services the commands call; before its prompt the REPL waits up to DISCOVERY_TIMEOUT_MS to see them. */
@@ -21,7 +21,7 @@ const JOIN_TIMEOUT_MS = 10_000;
 
 async function main(): Promise<void> {
 	// The console is for commands: only warnings and errors are logged unless LOG_LEVEL says otherwise.
-	const config = loadConfig({ LOG_LEVEL: "warn", ...process.env });
+	const config = loadConfigOrExit({ LOG_LEVEL: "warn", ...process.env });
 	if (!config.mqttUrl) {
 		console.error(
 			"MQTT_URL must be set to the MQTT broker of the cluster to join, e.g.\n" +

@@ -5,13 +5,12 @@
  * embedded MQTT broker, so a fresh machine needs no external service. When the node serves, it prints
  * `CHATCAST_READY {"nodeID":…,"port":…}` and tells pm2 "ready" (wait_ready).
  */
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
+import { Server } from "node:http";
 import { ServiceBroker } from "moleculer";
 import { createBrokerOptions } from "../../moleculer.config";
-import { loadConfig } from "../config";
-import { startEmbeddedBroker, type EmbeddedBroker } from "../embedded-broker";
-import { SERVICE_SCHEMAS } from "../../services";
+import { createServices } from "../../services";
+import { loadConfigOrExit } from "../config";
+import { type EmbeddedBroker, startEmbeddedBroker } from "../embedded-broker";
 
 /** Longest a graceful stop may take before the process exits anyway (pm2's kill_timeout is above it). */
 const STOP_TIMEOUT_MS = 8000;
@@ -19,7 +18,7 @@ const STOP_TIMEOUT_MS = 8000;
 const HISTORY_WAIT_MS = 30_000;
 
 async function main(): Promise<void> {
-	const config = loadConfig(process.env);
+	const config = loadConfigOrExit(process.env);
 
 	let embedded: EmbeddedBroker | undefined;
 	if (!config.mqttUrl) {
@@ -32,7 +31,7 @@ async function main(): Promise<void> {
 	}
 
 	const broker = new ServiceBroker(createBrokerOptions(config, config.mqttUrl ?? embedded?.url));
-	for (const name of config.services) broker.createService(SERVICE_SCHEMAS[name]);
+	createServices(broker, config);
 
 	let stopping = false;
 	const stop = (signal: string): void => {
@@ -74,12 +73,19 @@ async function main(): Promise<void> {
 	// publisher skips this node's broadcast listener right after it reports ready.
 	await broker.registry.discoverer.sendLocalNodeInfo();
 
-	const api = broker.getLocalService("api") as unknown as { server?: Server } | undefined;
-	const address = api?.server?.address() as AddressInfo | null | undefined;
-	const ready = { nodeID: broker.nodeID, port: address?.port ?? null, services: config.services };
+	const port = gatewayPort(broker);
+	const ready = { nodeID: broker.nodeID, port, services: config.services };
 	console.log(`CHATCAST_READY ${JSON.stringify(ready)}`);
-	if (address) broker.logger.info(`Chatcast serves http://${config.host}:${address.port}/ (demo page, /api, SSE)`);
+	if (port !== null) broker.logger.info(`Chatcast serves http://${config.host}:${port}/ (demo page, /api, SSE)`);
 	process.send?.("ready");
+}
+
+/** The port the api gateway (moleculer-web keeps its server on the service) listens on; null without one. */
+function gatewayPort(broker: ServiceBroker): number | null {
+	const api: unknown = broker.getLocalService("api");
+	const server = typeof api === "object" && api !== null && "server" in api ? api.server : undefined;
+	const address = server instanceof Server ? server.address() : null;
+	return typeof address === "object" && address !== null ? address.port : null;
 }
 
 main().catch(err => {

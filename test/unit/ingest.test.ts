@@ -4,15 +4,18 @@
  */
 import { randomUUID } from "node:crypto";
 import { ServiceBroker, type Context } from "moleculer";
-import HistoryService from "../../services/history.service";
-import IngestService from "../../services/ingest.service";
+import { createHistoryService, createIngestService } from "../../services";
+import { loadConfig } from "../../src/config";
 import type { ChatMessage } from "../../src/message";
 
-function startBroker(history: object = HistoryService) {
+/** Defaults, history in memory. */
+const config = loadConfig({});
+
+function startBroker(history: object = createHistoryService(config)) {
 	const broker = new ServiceBroker({ logger: false, nodeID: `unit-${randomUUID().slice(0, 6)}` });
 	const received: { broadcast: ChatMessage[]; other: ChatMessage[] } = { broadcast: [], other: [] };
-	broker.createService({ name: "history", mixins: [history], settings: { redisUrl: undefined } });
-	broker.createService(IngestService);
+	broker.createService({ name: "history", mixins: [history] });
+	broker.createService(createIngestService(config));
 	broker.createService({
 		name: "broadcast",
 		events: {

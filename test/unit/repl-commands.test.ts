@@ -8,7 +8,8 @@ import type { ServerResponse } from "node:http";
 import { PassThrough } from "node:stream";
 import { ServiceBroker } from "moleculer";
 import type { BroadcastService } from "../../services/broadcast.service";
-import { SERVICE_SCHEMAS } from "../../services";
+import { createBroadcastService, createHistoryService, createIngestService } from "../../services";
+import { loadConfig } from "../../src/config";
 import type { HistoryPage } from "../../src/history-store";
 import type { ChatMessage } from "../../src/message";
 import {
@@ -34,9 +35,11 @@ const call: CallAction = (action, params) => broker.call(action, params);
 const tailed: string[] = [];
 const tail = new ChannelTail(line => tailed.push(line));
 
-broker.createService({ name: "history", mixins: [SERVICE_SCHEMAS.history], settings: { redisUrl: undefined } });
-broker.createService(SERVICE_SCHEMAS.ingest);
-broker.createService(SERVICE_SCHEMAS.broadcast);
+/** Defaults, history in memory. */
+const config = loadConfig({});
+broker.createService(createHistoryService(config));
+broker.createService(createIngestService(config));
+broker.createService(createBroadcastService(config));
 broker.createService(tailService(tail));
 
 beforeAll(() => broker.start());

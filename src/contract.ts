@@ -1,0 +1,30 @@
+/**
+ * The contract between Chatcast's nodes: event names, the group that receives them, their payloads,
+ * and the limits that more than one module must agree on. Defined once; services and `src/` import
+ * from here, never from each other.
+ *
+ * @example
+ *   await ctx.broadcast(MESSAGE_EVENT, message, { groups: [BROADCAST_GROUP] });
+ *   events: { [MESSAGE_EVENT]: { group: BROADCAST_GROUP, handler(ctx: Context<MessageEvent>) { … } } }
+ */
+import type { ChatMessage } from "./message";
+
+/** A stored message, sent by `ingest` to every broadcast node (a broadcast, not an emit). */
+export const MESSAGE_EVENT = "chat.message";
+export type MessageEvent = ChatMessage;
+
+/** A broadcast node's subscriber counts for some channels (0 = none left), sent to the other broadcast nodes. */
+export const PRESENCE_EVENT = "broadcast.presence";
+export interface PresenceEvent {
+	nodeID: string;
+	counts: Record<string, number>;
+}
+
+/** The only group that receives Chatcast's events, so no other listener on the bus reacts twice. */
+export const BROADCAST_GROUP = "broadcast";
+
+/** Largest `limit` of one history page (`history.range`, `GET …/messages`, the REPL's `history`). */
+export const HISTORY_PAGE_MAX = 500;
+
+/** Channels per `history.heads` call: a broadcast node asks in batches of this size. */
+export const HEADS_BATCH_MAX = 1000;
