@@ -180,7 +180,7 @@ export function projectRoot(): string {
 	let dir = __dirname;
 	while (!fs.existsSync(path.join(dir, "package.json"))) {
 		const parent = path.dirname(dir);
-		if (parent === dir) throw new Error("package.json not found above " + __dirname);
+		if (parent === dir) throw new Error(`package.json not found above ${__dirname}`);
 		dir = parent;
 	}
 	return dir;

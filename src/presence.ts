@@ -19,7 +19,10 @@ export class PresenceTable {
 		for (const [channel, count] of Object.entries(counts)) {
 			let nodes = this.channels.get(channel);
 			if (count > 0) {
-				if (!nodes) this.channels.set(channel, (nodes = new Map()));
+				if (!nodes) {
+					nodes = new Map();
+					this.channels.set(channel, nodes);
+				}
 				nodes.set(nodeID, count);
 			} else if (nodes) {
 				nodes.delete(nodeID);

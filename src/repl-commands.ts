@@ -293,7 +293,7 @@ export function formatMessage(message: ChatMessage): string {
 	return `#${message.seq} ${message.sentAt} ${message.author}: ${escapeControls(message.text)}`;
 }
 
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters it escapes
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const SHORT_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 

@@ -33,7 +33,7 @@ export function sseEvent({ id, event, data }: SseEvent): string {
 		frame += `event: ${event}\n`;
 	}
 	for (const line of data.split(LINE_BREAK)) frame += `data: ${line}\n`;
-	return frame + "\n";
+	return `${frame}\n`;
 }
 
 /** A comment line: ignored by clients, keeps proxies and idle timeouts from closing the stream. */
