@@ -3,12 +3,28 @@
  * Everything comes from environment variables (see .env.example and the README's table);
  * `src/config.ts` parses and checks them.
  */
-import type { BrokerOptions, TransporterConfig } from "moleculer";
+import type { BrokerOptions } from "moleculer";
 import type { ChatcastConfig } from "./src/config";
 import { SHARED_PORT_PROMETHEUS } from "./src/metrics-reporter";
+import { SealedMqttTransporter } from "./src/sealed-mqtt-transporter";
 
-/** Builds the broker options for one node; `transporterUrl` is MQTT_URL or the embedded broker's URL. */
-export function createBrokerOptions(config: ChatcastConfig, transporterUrl: string | undefined): BrokerOptions {
+/** Where a node's transporter connects, and the secrets that seal its packets (the first one signs). */
+export interface BusOptions {
+	url: string;
+	secrets: string[];
+}
+
+/** Moleculer's metrics that describe the host rather than Chatcast: off the endpoint unless METRICS_DETAILED=true. */
+const HOST_DETAIL_METRICS = ["os.hostname", "os.user.**", "os.network.**", "process.arguments"];
+
+/**
+ * Builds the broker options for one node; `bus` is MQTT_URL with CLUSTER_SECRET, or the embedded
+ * broker's URL with the secret its launcher made (undefined: no transporter, one process).
+ *
+ * @example
+ *   new ServiceBroker(createBrokerOptions(config, { url: config.mqttUrl, secrets: clusterSecrets(config) }));
+ */
+export function createBrokerOptions(config: ChatcastConfig, bus: BusOptions | undefined): BrokerOptions {
 	return {
 		// Several deployments may share one MQTT broker: the namespace keeps their topics apart.
 		namespace: config.namespace,
@@ -29,10 +45,22 @@ export function createBrokerOptions(config: ChatcastConfig, transporterUrl: stri
 		metrics:
 			config.metricsPort === undefined
 				? { enabled: false }
-				: { enabled: true, reporter: { type: SHARED_PORT_PROMETHEUS, options: { port: config.metricsPort, path: "/metrics" } } },
+				: {
+						enabled: true,
+						reporter: {
+							type: SHARED_PORT_PROMETHEUS,
+							options: {
+								port: config.metricsPort,
+								host: config.metricsHost,
+								path: "/metrics",
+								excludes: config.metricsDetailed ? undefined : HOST_DETAIL_METRICS,
+							},
+						},
+					},
 
 		// The MQTT transporter: QoS 0 like every Moleculer transporter; lost packets are repaired from history.
-		transporter: transporterUrl ? mqttTransporter(transporterUrl, config.mqttTopicSeparator) : null,
+		// Every packet is sealed with the cluster's secret; what does not verify is dropped unread.
+		transporter: bus ? mqttTransporter(bus, config.mqttTopicSeparator) : null,
 
 		// A call to history or ingest that gets no answer in 5 s fails (503 to the client); no automatic
 		// retry: a publish is retried by its client, with the same clientMsgId.
@@ -50,12 +78,17 @@ export function createBrokerOptions(config: ChatcastConfig, transporterUrl: stri
 	};
 }
 
+/** The secrets of a node configured with MQTT_URL: CLUSTER_SECRET signs, CLUSTER_SECRET_PREVIOUS still verifies. */
+export function clusterSecrets(config: Pick<ChatcastConfig, "clusterSecret" | "clusterSecretPrevious">): string[] {
+	return [config.clusterSecret, config.clusterSecretPrevious].filter((secret): secret is string => secret !== undefined);
+}
+
 /**
- * Moleculer's MQTT transporter for a URL such as mqtt://user:pass@host:1883 or mqtts://…, with the topic
- * separator (a URL cannot carry it, so the URL is taken apart into mqtt.js client options).
+ * Moleculer's MQTT transporter, sealed, for a URL such as mqtt://user:pass@host:1883 or mqtts://…, with
+ * the topic separator (a URL cannot carry it, so the URL is taken apart into mqtt.js client options).
  */
-export function mqttTransporter(url: string, topicSeparator: string): TransporterConfig {
-	const parsed = new URL(url);
+export function mqttTransporter(bus: BusOptions, topicSeparator: string): SealedMqttTransporter {
+	const parsed = new URL(bus.url);
 	const options: Record<string, unknown> = {
 		protocol: parsed.protocol.replace(/:$/, ""),
 		host: parsed.hostname,
@@ -64,5 +97,5 @@ export function mqttTransporter(url: string, topicSeparator: string): Transporte
 	};
 	if (parsed.username) options.username = decodeURIComponent(parsed.username);
 	if (parsed.password) options.password = decodeURIComponent(parsed.password);
-	return { type: "MQTT", options };
+	return new SealedMqttTransporter(options, { secrets: bus.secrets });
 }

@@ -48,6 +48,17 @@ export interface ChatcastConfig {
 	logFormat: "json" | "text";
 	/** Port of this process's Prometheus endpoint; undefined = no metrics. */
 	metricsPort?: number;
+	/** Address the metrics endpoint listens on. */
+	metricsHost: string;
+	/** Also publish the host's name, user, addresses and the process arguments (Moleculer's full OS metrics). */
+	metricsDetailed: boolean;
+	/**
+	 * The cluster's shared secret: every transporter packet is sealed with it (src/bus-auth.ts). Required
+	 * with MQTT_URL; the embedded broker's launcher makes one.
+	 */
+	clusterSecret?: string;
+	/** The previous secret, still accepted (never used to sign) while a rotation rolls out. */
+	clusterSecretPrevious?: string;
 	services: ServiceName[];
 	/** Folder served as the demo page. */
 	publicDir: string;
@@ -86,6 +97,9 @@ export function loadConfigOrExit(env: Env): ChatcastConfig {
 		process.exit(CONFIG_ERROR_EXIT_CODE);
 	}
 }
+
+/** 32 characters: a hex-encoded 128-bit secret at least. */
+const MIN_SECRET_LENGTH = 32;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
@@ -151,6 +165,10 @@ export function loadConfig(env: Env): ChatcastConfig {
 		logLevel,
 		logFormat,
 		metricsPort,
+		metricsHost: text("METRICS_HOST") ?? "127.0.0.1",
+		metricsDetailed: text("METRICS_DETAILED") === "true",
+		clusterSecret: text("CLUSTER_SECRET"),
+		clusterSecretPrevious: text("CLUSTER_SECRET_PREVIOUS"),
 		services,
 		publicDir: text("PUBLIC_DIR") ?? path.join(projectRoot(), "public"),
 	};
@@ -160,6 +178,19 @@ export function loadConfig(env: Env): ChatcastConfig {
 	if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.namespace)) problems.push("NAMESPACE must be 1-64 letters, digits, '-' or '_'");
 	if (config.nodeID !== undefined && !/^[A-Za-z0-9_.-]{1,128}$/.test(config.nodeID))
 		problems.push("NODE_ID must be 1-128 letters, digits, '.', '-' or '_'");
+	for (const [name, secret] of [
+		["CLUSTER_SECRET", config.clusterSecret],
+		["CLUSTER_SECRET_PREVIOUS", config.clusterSecretPrevious],
+	] as const) {
+		if (secret !== undefined && secret.length < MIN_SECRET_LENGTH) {
+			problems.push(`${name} must be at least ${MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 32)`);
+		}
+	}
+	if (config.mqttUrl && !config.clusterSecret) {
+		problems.push(
+			"CLUSTER_SECRET must be set with MQTT_URL: every node of the cluster seals its packets with it (e.g. openssl rand -hex 32)",
+		);
+	}
 	if (problems.length > 0) throw new ConfigError(problems);
 	return config;
 }

@@ -14,14 +14,19 @@ export interface SealOptions {
 	/** The first signs; all verify (the previous secret stays here while a rotation is rolled out). */
 	secrets: readonly string[];
 	maxAgeMs?: number;
-	/** Called for every dropped packet (metrics, logs). */
+	/** Called for every dropped packet; by default a warning at most every REJECT_LOG_INTERVAL_MS. */
 	onReject?: (reason: RejectReason, cmd: string) => void;
 }
+
+/** A flood of forged packets must not become a flood of log lines. */
+const REJECT_LOG_INTERVAL_MS = 10_000;
 
 type MqttOptions = ConstructorParameters<typeof Transporters.MQTT>[0] & Record<string, unknown>;
 
 export class SealedMqttTransporter extends Transporters.MQTT {
 	private readonly signingSecret: string;
+	private rejectedSinceLog = 0;
+	private lastRejectLog = 0;
 
 	constructor(
 		mqttOptions: MqttOptions,
@@ -39,8 +44,19 @@ export class SealedMqttTransporter extends Transporters.MQTT {
 
 	override receive(cmd: string, data: Buffer): Promise<void> | void {
 		const opened = openPacket(this.seal.secrets, cmd, data, Date.now(), this.seal.maxAgeMs);
-		if ("rejected" in opened) return this.seal.onReject?.(opened.rejected, cmd);
+		if ("rejected" in opened) return (this.seal.onReject ?? this.logRejected).call(this, opened.rejected, cmd);
 		return super.receive(cmd, opened.payload);
+	}
+
+	private logRejected(reason: RejectReason, cmd: string): void {
+		this.rejectedSinceLog++;
+		const now = Date.now();
+		if (now - this.lastRejectLog < REJECT_LOG_INTERVAL_MS) return;
+		this.logger.warn(
+			`Dropped ${this.rejectedSinceLog} transporter packet(s) that were not sealed with the cluster's secret (last: ${cmd}, ${reason}).`,
+		);
+		this.rejectedSinceLog = 0;
+		this.lastRejectLog = now;
 	}
 
 	/** The packet type as the receiving side derives it: the first topic level after the prefix. */

@@ -9,7 +9,7 @@
 import os from "node:os";
 import type { REPLServer } from "node:repl";
 import { ServiceBroker } from "moleculer";
-import { createBrokerOptions } from "../../moleculer.config";
+import { clusterSecrets, createBrokerOptions } from "../../moleculer.config";
 import { loadConfigOrExit } from "../config";
 import { ChannelTail, formatError, operatorCommands, tailService, type OperatorIO } from "../repl-commands";
 
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
 	}));
 
 	const broker = new ServiceBroker({
-		...createBrokerOptions(config, config.mqttUrl),
+		...createBrokerOptions(config, { url: config.mqttUrl, secrets: clusterSecrets(config) }),
 		nodeID: config.nodeID ?? `repl-${os.hostname()}-${process.pid}`,
 		// No embedded broker to stop here, so Moleculer's own SIGINT/SIGTERM handling (stop, exit) fits.
 		skipProcessEventRegistration: false,

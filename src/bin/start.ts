@@ -7,7 +7,8 @@
  */
 import { Server } from "node:http";
 import { ServiceBroker } from "moleculer";
-import { createBrokerOptions } from "../../moleculer.config";
+import { randomBytes } from "node:crypto";
+import { type BusOptions, clusterSecrets, createBrokerOptions } from "../../moleculer.config";
 import { createServices } from "../../services";
 import { loadConfigOrExit } from "../config";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../embedded-broker";
@@ -21,16 +22,25 @@ async function main(): Promise<void> {
 	const config = loadConfigOrExit(process.env);
 
 	let embedded: EmbeddedBroker | undefined;
-	if (!config.mqttUrl) {
+	let bus: BusOptions;
+	if (config.mqttUrl) {
+		bus = { url: config.mqttUrl, secrets: clusterSecrets(config) };
+	} else {
+		// The embedded broker admits only this launcher's credentials, and its packets are sealed with a
+		// secret made here: nothing else on the machine can join or forge (README, "Security").
 		embedded = await startEmbeddedBroker(config.embeddedMqttPort);
-		const note = embedded.gotWantedPort ? "" : ` (port ${config.embeddedMqttPort} was taken, so a free one was chosen)`;
+		bus = { url: embedded.url, secrets: [config.clusterSecret ?? randomBytes(32).toString("hex")] };
+		const note =
+			embedded.gotWantedPort || config.embeddedMqttPort === 0
+				? ""
+				: ` (port ${config.embeddedMqttPort} was taken, so a free one was chosen)`;
 		console.log(
-			`MQTT_URL is not set: started the embedded MQTT broker at ${embedded.url}${note}.\n` +
-				`  Other nodes and the REPL join with MQTT_URL=${embedded.url}`,
+			`MQTT_URL is not set: started the embedded MQTT broker on 127.0.0.1:${embedded.port}${note}.\n` +
+				`  Other nodes and the REPL join with MQTT_URL=${embedded.url} CLUSTER_SECRET=${bus.secrets[0]}`,
 		);
 	}
 
-	const broker = new ServiceBroker(createBrokerOptions(config, config.mqttUrl ?? embedded?.url));
+	const broker = new ServiceBroker(createBrokerOptions(config, bus));
 	createServices(broker, config);
 
 	let stopping = false;

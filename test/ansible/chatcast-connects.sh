@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 log=$(mktemp)
+# One node: any secret seals its packets (a cluster's nodes share one; the chatcast role writes it to the env file).
+export CLUSTER_SECRET="${CLUSTER_SECRET:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}"
 PORT=0 LOG_LEVEL=warn node dist/src/bin/start.js >"$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -f "$log"' EXIT

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import net from "node:net";
+import mqtt from "mqtt";
 import { publishMany } from "../support/http";
 import { startNode, uniqueNamespace, waitFor, type ChatcastNode } from "../support/node-process";
 import { openStream } from "../support/sse-client";
@@ -23,9 +24,36 @@ afterAll(async () => {
 
 test("says which broker it started, and that history is in memory", () => {
 	expect(node.output()).toMatch(
-		/started the embedded MQTT broker at mqtt:\/\/127\.0\.0\.1:(\d+) \(port 1883 was taken, so a free one was chosen\)/,
+		/started the embedded MQTT broker on 127\.0\.0\.1:(\d+) \(port 1883 was taken, so a free one was chosen\)/,
 	);
 	expect(node.output()).toContain("history is in memory");
+});
+
+/** The embedded broker's port, from what the node printed. */
+function embeddedPort(): number {
+	const found = /embedded MQTT broker on 127\.0\.0\.1:(\d+)/.exec(node.output());
+	if (!found) throw new Error(`no embedded broker port in:\n${node.output()}`);
+	return Number(found[1]);
+}
+
+test("the embedded broker admits only its launcher's credentials", async () => {
+	const port = embeddedPort();
+	const connectAs = async (options: mqtt.IClientOptions): Promise<string> => {
+		const client = mqtt.connect({ host: "127.0.0.1", port, reconnectPeriod: 0, connectTimeout: 3000, ...options });
+		try {
+			return await new Promise<string>(resolve => {
+				client.once("connect", () => resolve("connected"));
+				client.once("error", err => resolve(err.message));
+			});
+		} finally {
+			client.end(true);
+		}
+	};
+	expect(await connectAs({})).toMatch(/Not authorized/i);
+	expect(await connectAs({ username: "chatcast", password: "guess" })).toMatch(/Not authorized/i);
+	const url = /MQTT_URL=(mqtt:\/\/\S+)/.exec(node.output())?.[1] ?? "";
+	const parsed = new URL(url);
+	expect(await connectAs({ username: parsed.username, password: decodeURIComponent(parsed.password) })).toBe("connected");
 });
 
 test("publishes reach a stream, with heartbeats in between", async () => {
@@ -39,7 +67,7 @@ test("publishes reach a stream, with heartbeats in between", async () => {
 });
 
 test("stops cleanly, taking its embedded broker with it", async () => {
-	const port = Number(/mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(node.output())![1]);
+	const port = embeddedPort();
 	expect(await node.stop()).toBe(0);
 	await waitFor(
 		() =>

@@ -7,7 +7,7 @@ import { ServiceBroker } from "moleculer";
 import { mqttTransporter } from "../../moleculer.config";
 import { loadConfig } from "../../src/config";
 import { get, post, publishMany } from "../support/http";
-import { MQTT_URL, startNode, uniqueNamespace, waitFor, type ChatcastNode } from "../support/node-process";
+import { CLUSTER_SECRET, MQTT_URL, startNode, uniqueNamespace, waitFor, type ChatcastNode } from "../support/node-process";
 import { openStream, type TestStream } from "../support/sse-client";
 import type { ChatMessage } from "../../src/message";
 
@@ -40,7 +40,7 @@ beforeAll(async () => {
 	observer = new ServiceBroker({
 		namespace,
 		nodeID: `${namespace}-observer`,
-		transporter: mqttTransporter(MQTT_URL, loadConfig({}).mqttTopicSeparator),
+		transporter: mqttTransporter({ url: MQTT_URL, secrets: [CLUSTER_SECRET] }, loadConfig({}).mqttTopicSeparator),
 		logger: false,
 	});
 	await observer.start();

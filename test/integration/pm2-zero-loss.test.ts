@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { get, post } from "../support/http";
-import { MQTT_URL, REDIS_URL, ROOT, uniqueNamespace, waitFor, freePort } from "../support/node-process";
+import { CLUSTER_SECRET, MQTT_URL, REDIS_URL, ROOT, uniqueNamespace, waitFor, freePort } from "../support/node-process";
 import { ResilientSubscriber } from "../support/sse-client";
 
 const run = promisify(execFile);
@@ -32,6 +32,7 @@ async function pm2(...args: string[]): Promise<string> {
 			PORT: String(port),
 			HOST: "127.0.0.1",
 			MQTT_URL,
+			CLUSTER_SECRET,
 			REDIS_URL,
 			NAMESPACE: namespace,
 			EDGE_INSTANCES: "3",

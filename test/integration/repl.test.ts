@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { post } from "../support/http";
-import { MQTT_URL, ROOT, startNode, uniqueNamespace, waitFor, type ChatcastNode } from "../support/node-process";
+import { CLUSTER_SECRET, MQTT_URL, ROOT, startNode, uniqueNamespace, waitFor, type ChatcastNode } from "../support/node-process";
 import { openStream } from "../support/sse-client";
 
 interface ReplProcess {
@@ -79,7 +79,7 @@ describe("the operator REPL", () => {
 
 	test("joins the cluster over MQTT_URL and runs every Chatcast command", async () => {
 		const channel = randomUUID();
-		repl = startRepl({ MQTT_URL, NAMESPACE: namespace }, home);
+		repl = startRepl({ MQTT_URL, CLUSTER_SECRET, NAMESPACE: namespace }, home);
 		await repl.expectOutput(new RegExp(`Joined namespace "${namespace}" as repl-`));
 
 		repl.send(`say ${channel} hello from ops`);

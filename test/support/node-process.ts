@@ -17,6 +17,8 @@ import path from "node:path";
 export const ROOT = path.resolve(__dirname, "../..");
 export const MQTT_URL = process.env.MQTT_URL ?? "mqtt://127.0.0.1:1883";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+/** The cluster secret every test node seals its transporter packets with (the broker is shared: see uniqueNamespace). */
+export const CLUSTER_SECRET = "test-cluster-secret-0123456789abcdef";
 
 export interface NodeOptions {
 	namespace: string;
@@ -63,6 +65,7 @@ export async function startNode(options: NodeOptions): Promise<ChatcastNode> {
 			HOME: process.env.HOME ?? "",
 			MQTT_URL,
 			REDIS_URL,
+			CLUSTER_SECRET,
 			NAMESPACE: options.namespace,
 			NODE_ID: nodeID,
 			PORT: String(options.port ?? 0),

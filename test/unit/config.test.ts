@@ -22,6 +22,7 @@ describe("configuration", () => {
 		const config = loadConfig({
 			PORT: "8080",
 			MQTT_URL: "mqtt://broker:1883",
+			CLUSTER_SECRET: "s".repeat(32),
 			REDIS_URL: "redis://r:6379",
 			SERVICES: "broadcast, api",
 			HISTORY_LIMIT: "20",
@@ -49,5 +50,12 @@ describe("configuration", () => {
 			});
 		for (const name of ["PORT", "HISTORY_LIMIT", "SERVICES", "LOG_LEVEL", "NAMESPACE", "NODE_ID", "MQTT_URL", "REDIS_URL"])
 			expect(load).toThrow(name);
+	});
+
+	test("MQTT_URL needs a CLUSTER_SECRET of at least 32 characters; the embedded default needs none", () => {
+		expect(() => loadConfig({ MQTT_URL: "mqtt://broker:1883" })).toThrow("CLUSTER_SECRET must be set with MQTT_URL");
+		expect(() => loadConfig({ MQTT_URL: "mqtt://broker:1883", CLUSTER_SECRET: "short" })).toThrow("at least 32 characters");
+		expect(() => loadConfig({ CLUSTER_SECRET_PREVIOUS: "short" })).toThrow("CLUSTER_SECRET_PREVIOUS must be at least");
+		expect(loadConfig({}).clusterSecret).toBeUndefined();
 	});
 });
