@@ -1,0 +1,29 @@
+/**
+ * The address a request comes from, for rate and connection limits. Behind a reverse proxy every
+ * request's peer is the proxy, so with `TRUST_PROXY` listing the proxies' addresses the client is the
+ * rightmost `X-Forwarded-For` entry that is not one of them (entries left of it are the client's word,
+ * and a client can write anything there). Without `TRUST_PROXY` the header is ignored.
+ *
+ * @example
+ *   clientAddress("127.0.0.1", "203.0.113.9, 10.0.0.2", ["127.0.0.1", "10.0.0.2"]); // "203.0.113.9"
+ *   clientAddress("198.51.100.7", "203.0.113.9", []);                                // "198.51.100.7"
+ */
+export function clientAddress(
+	peer: string | undefined,
+	forwardedFor: string | string[] | undefined,
+	trustedProxies: readonly string[],
+): string {
+	const direct = normalize(peer ?? "unknown");
+	if (trustedProxies.length === 0 || !trustedProxies.includes(direct) || forwardedFor === undefined) return direct;
+	const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor)
+		.split(",")
+		.map(hop => normalize(hop.trim()))
+		.filter(hop => hop !== "");
+	for (let i = hops.length - 1; i >= 0; i--) if (!trustedProxies.includes(hops[i])) return hops[i];
+	return direct;
+}
+
+/** IPv4 peers of a dual-stack socket arrive as `::ffff:a.b.c.d`: one client, one spelling. */
+function normalize(address: string): string {
+	return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}

@@ -1,0 +1,145 @@
+/**
+ * Token buckets per client key (an address, later a user), shared by every node when they share Redis:
+ * each key holds `burst` tokens, refilled at `perSecond`; an action that finds no token is refused with
+ * the time until the next one. The Redis bucket is one Lua script (atomic, one round trip) and its key
+ * expires once the bucket would be full again, so an idle client leaves nothing behind.
+ *
+ * @example
+ *   const publishes = new MemoryRateLimiter({ burst: 30, perSecond: 5 });
+ *   const { allowed, retryAfterMs } = await publishes.consume("203.0.113.9");
+ */
+import type Redis from "ioredis";
+
+export interface RateLimit {
+	/** Tokens a new (or long idle) client has: how many actions it may take at once. */
+	burst: number;
+	/** Tokens added per second, up to `burst`. */
+	perSecond: number;
+}
+
+export interface RateDecision {
+	allowed: boolean;
+	/** When refused: how long until one token is there again. */
+	retryAfterMs: number;
+}
+
+export interface RateLimiter {
+	consume(key: string): Promise<RateDecision>;
+}
+
+/** How long a bucket takes to fill from empty: after that an idle key is forgotten. */
+function fillMs(limit: RateLimit): number {
+	return Math.ceil((limit.burst / limit.perSecond) * 1000);
+}
+
+/** The bucket arithmetic both limiters share: tokens at `now`, given what was left at `at`. */
+export function takeToken(
+	limit: RateLimit,
+	state: { tokens: number; at: number } | undefined,
+	now: number,
+): { decision: RateDecision; tokens: number } {
+	const refilled = state ? Math.min(limit.burst, state.tokens + ((now - state.at) * limit.perSecond) / 1000) : limit.burst;
+	if (refilled >= 1) return { decision: { allowed: true, retryAfterMs: 0 }, tokens: refilled - 1 };
+	return { decision: { allowed: false, retryAfterMs: Math.ceil(((1 - refilled) * 1000) / limit.perSecond) }, tokens: refilled };
+}
+
+/**
+ * One process's buckets (the embedded default, or no Redis). Holds at most `maxKeys` buckets: when full,
+ * buckets that have refilled completely are dropped first, then the oldest — a flood of new addresses
+ * costs memory up to that bound, not more.
+ */
+export class MemoryRateLimiter implements RateLimiter {
+	private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+	constructor(
+		private readonly limit: RateLimit,
+		private readonly maxKeys = 100_000,
+		private readonly now: () => number = Date.now,
+	) {}
+
+	async consume(key: string): Promise<RateDecision> {
+		const now = this.now();
+		const state = this.buckets.get(key);
+		const { decision, tokens } = takeToken(this.limit, state, now);
+		this.buckets.delete(key);
+		if (this.buckets.size >= this.maxKeys) this.evict(now);
+		this.buckets.set(key, { tokens, at: now });
+		return decision;
+	}
+
+	/** Buckets held now (for tests and metrics). */
+	get size(): number {
+		return this.buckets.size;
+	}
+
+	private evict(now: number): void {
+		const full = now - fillMs(this.limit);
+		for (const [key, state] of this.buckets) if (state.at <= full) this.buckets.delete(key);
+		// Map order is insertion order, and every consume re-inserts: the first key is the least recent.
+		while (this.buckets.size >= this.maxKeys) {
+			const oldest = this.buckets.keys().next();
+			if (oldest.done) break;
+			this.buckets.delete(oldest.value);
+		}
+	}
+}
+
+// KEYS: bucket. ARGV: burst, per second, now ms, fill ms. Returns {allowed 1/0, retry after ms}.
+const TAKE_SCRIPT = `
+local burst = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 't', 'a')
+local tokens = burst
+if state[1] then
+  tokens = math.min(burst, tonumber(state[1]) + (now - tonumber(state[2])) * rate / 1000)
+end
+local allowed = 0
+local retry = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+else
+  retry = math.ceil((1 - tokens) * 1000 / rate)
+end
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 'a', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return {allowed, retry}
+`;
+
+interface RateLimitRedis extends Redis {
+	chatcastTakeToken(key: string, burst: number, perSecond: number, now: number, fillMs: number): Promise<[number, number]>;
+}
+
+function hasTakeToken(redis: Redis): redis is RateLimitRedis {
+	return "chatcastTakeToken" in redis;
+}
+
+/**
+ * Buckets in Redis, shared by every node of the cluster. Redis's clock is not used: nodes pass their own
+ * `now`, so nodes whose clocks differ by Δ let a client refill Δ early at most.
+ */
+export class RedisRateLimiter implements RateLimiter {
+	private readonly redis: RateLimitRedis;
+
+	constructor(
+		redis: Redis,
+		private readonly keyPrefix: string,
+		private readonly limit: RateLimit,
+	) {
+		if (!hasTakeToken(redis)) redis.defineCommand("chatcastTakeToken", { numberOfKeys: 1, lua: TAKE_SCRIPT });
+		if (!hasTakeToken(redis)) throw new Error("ioredis did not define chatcastTakeToken");
+		this.redis = redis;
+	}
+
+	async consume(key: string): Promise<RateDecision> {
+		const [allowed, retryAfterMs] = await this.redis.chatcastTakeToken(
+			`${this.keyPrefix}${key}`,
+			this.limit.burst,
+			this.limit.perSecond,
+			Date.now(),
+			fillMs(this.limit),
+		);
+		return { allowed: allowed === 1, retryAfterMs };
+	}
+}
