@@ -6,8 +6,11 @@
  *   const config = loadConfig(process.env);
  *   config.historyLimit; // 1000 unless HISTORY_LIMIT says otherwise
  */
-import path from "node:path";
 import fs from "node:fs";
+import path from "node:path";
+import { parseOrigins } from "./origin-policy";
+import type { RateLimit } from "./rate-limiter";
+import type { StreamLimitOptions } from "./stream-limits";
 
 export const SERVICE_NAMES = ["api", "ingest", "history", "broadcast"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -62,6 +65,17 @@ export interface ChatcastConfig {
 	services: ServiceName[];
 	/** Folder served as the demo page. */
 	publicDir: string;
+	/** Other origins whose pages may call the API from a browser (same origin always may). */
+	corsOrigins: string[];
+	/** Addresses of reverse proxies whose `X-Forwarded-For` is believed (src/client-address.ts). */
+	trustProxy: string[];
+	/** Token buckets per client address, shared over Redis when REDIS_URL is set; undefined = off. */
+	rateLimits?: { publish: RateLimit; streamOpen: RateLimit };
+	/** Open streams this edge, one client address, and one client's distinct channels may hold. */
+	streamLimits: StreamLimitOptions;
+	/** Longest a client may take to send its request headers, and its whole request. */
+	headersTimeoutMs: number;
+	requestTimeoutMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -116,6 +130,16 @@ export function loadConfig(env: Env): ChatcastConfig {
 		}
 		return value;
 	};
+	const rate = (name: string, fallback: number): number => {
+		const raw = env[name];
+		if (raw === undefined || raw.trim() === "") return fallback;
+		const value = Number(raw);
+		if (!Number.isFinite(value) || value <= 0 || value > 1_000_000) {
+			problems.push(`${name} must be a number of actions per second above 0 (got "${raw}")`);
+			return fallback;
+		}
+		return value;
+	};
 	const text = (name: string): string | undefined => {
 		const raw = env[name]?.trim();
 		return raw ? raw : undefined;
@@ -138,6 +162,14 @@ export function loadConfig(env: Env): ChatcastConfig {
 	if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
 
 	const services = parseServices(text("SERVICES"), problems);
+
+	const origins = parseOrigins(env.CORS_ORIGINS);
+	if (origins.invalid.length > 0) {
+		problems.push(`CORS_ORIGINS must list origins such as https://app.example.com (got ${origins.invalid.join(", ")})`);
+	}
+	const rateLimitsSetting = text("RATE_LIMITS") ?? "on";
+	if (rateLimitsSetting !== "on" && rateLimitsSetting !== "off") problems.push("RATE_LIMITS must be on or off");
+	const rateLimitsOn = rateLimitsSetting !== "off";
 
 	const logFormat = (text("LOG_FORMAT") ?? (env.NODE_ENV === "production" ? "json" : "text")) as ChatcastConfig["logFormat"];
 	if (logFormat !== "json" && logFormat !== "text") problems.push("LOG_FORMAT must be json or text");
@@ -167,6 +199,24 @@ export function loadConfig(env: Env): ChatcastConfig {
 		metricsPort,
 		metricsHost: text("METRICS_HOST") ?? "127.0.0.1",
 		metricsDetailed: text("METRICS_DETAILED") === "true",
+		corsOrigins: origins.origins,
+		trustProxy: (text("TRUST_PROXY") ?? "")
+			.split(",")
+			.map(s => s.trim())
+			.filter(Boolean),
+		rateLimits: rateLimitsOn
+			? {
+					publish: { burst: int("PUBLISH_BURST", 30, 1), perSecond: rate("PUBLISH_RATE", 3) },
+					streamOpen: { burst: int("STREAM_OPEN_BURST", 20, 1), perSecond: rate("STREAM_OPEN_RATE", 1) },
+				}
+			: undefined,
+		streamLimits: {
+			perEdge: int("STREAMS_PER_EDGE", 10_000, 1),
+			perClient: int("STREAMS_PER_CLIENT", 20, 1),
+			channelsPerClient: int("STREAM_CHANNELS_PER_CLIENT", 10, 1),
+		},
+		headersTimeoutMs: int("HTTP_HEADERS_TIMEOUT_MS", 10_000, 100, 10_000),
+		requestTimeoutMs: int("HTTP_REQUEST_TIMEOUT_MS", 10_000, 100, 10_000),
 		clusterSecret: text("CLUSTER_SECRET"),
 		clusterSecretPrevious: text("CLUSTER_SECRET_PREVIOUS"),
 		services,
