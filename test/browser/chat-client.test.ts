@@ -336,6 +336,8 @@ describeBrowser("demo chat client (Chromium)", () => {
 		// Live messages continue after the history.
 		await post(`${nodeB.baseUrl}/api/channels/${channel}/messages`, { text: "after the history", author: "tester" });
 		await waitTexts(reader.page, [...sent.map(m => m.text), "after the history"]);
+		// The stream resumed after the newest message loaded, so it repeated none of them.
+		expect(await streamed(reader.page)).toEqual([61]);
 		await expectClean(reader);
 	}, 30_000);
 
@@ -594,6 +596,7 @@ describeBrowser("demo chat client (Chromium)", () => {
 		await context.setOffline(false); // back online: reconnects at once, not after the backoff
 		await waitConn(page, "live", 5000);
 		await waitTexts(page, ["first", "while the stream was refused", "while offline"]);
+		expect(await streamed(page)).toEqual([2, 3]); // "first" came with the history, not again on the stream
 		expect(streamUrls.length).toBe(3);
 		for (const url of streamUrls) expect(new URL(url).searchParams.get("lastEventId")).toBe("1");
 		await expectClean(chat);
@@ -620,6 +623,7 @@ describeBrowser("demo chat client (Chromium)", () => {
 			const texts = ["old 1", "old 2", "old 3", "new 4", "new 5", "new 6", "new 7", "new 8"];
 			const messages = await waitTexts(page, texts);
 			expect(messages.map(m => m.seq)).toEqual([1, 2, 3, 7, 8, 9, 10, 11]);
+			expect(await streamed(page)).toEqual([7, 8, 9, 10, 11]);
 			const layout = await page.locator("#messages > li").evaluateAll((items: PageElement[]) => items.map(li => li.className));
 			expect(layout.map(c => c.split(" ")[0])).toEqual(["msg", "msg", "msg", "notice", "msg", "msg", "msg", "msg", "msg"]);
 			expect(await page.locator("#messages > li.notice").textContent()).toMatch(/missed/i);
