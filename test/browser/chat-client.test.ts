@@ -671,6 +671,8 @@ describeBrowser("demo chat client (Chromium)", () => {
 			await blind.page.goto(channelUrl(tiny, channel));
 			await waitConn(blind.page, "live");
 			const blindInput = blind.page.locator("#message-input");
+			await blindInput.fill("x".repeat(5000)); // a stale default limit (4096) would show here
+			expect(await blind.page.locator("#byte-count").isVisible()).toBe(false);
 			await blindInput.fill("x".repeat(65));
 			await blindInput.press("Enter");
 			await waitFor(async () => /limit is 64/.test((await blind.page.locator("#send-error").textContent()) ?? ""), 5000, "413");
