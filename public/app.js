@@ -2,7 +2,7 @@
 // live stream, composer). Each part's behaviour lives in its own module.
 
 import { Composer } from "./composer.js";
-import { History } from "./history.js";
+import { ChannelHistory } from "./history.js";
 import { InvitePanel } from "./invite.js";
 import { Layout } from "./layout.js";
 import { NicknameForm } from "./nickname.js";
@@ -94,7 +94,7 @@ function startChat(channel, created) {
 		jumpText: $("jump-text"),
 		isMine,
 	});
-	const history = new History(
+	const channelHistory = new ChannelHistory(
 		{ older: $("older"), olderBtn: $("older-btn"), loading: $("loading"), messages: $("messages") },
 		channel,
 		timeline,
@@ -130,7 +130,7 @@ function startChat(channel, created) {
 			composer.reconcile(msg);
 			title.add(timeline.addMessages([msg], { mode: "live" }));
 		},
-		onReset: info => history.onReset(info),
+		onReset: info => channelHistory.onReset(info),
 		// While our own stream is open we are one of the subscribers, whatever an early count says.
 		onPresence: ({ subscribers }) => topbar.setPresence(stream.state === "live" ? Math.max(1, subscribers) : subscribers),
 	});
@@ -151,7 +151,7 @@ function startChat(channel, created) {
 	});
 
 	topbar.setConnection(navigator.onLine === false ? "offline" : "connecting");
-	history.loadRecent().then(
+	channelHistory.loadRecent().then(
 		resumeFrom => {
 			stream.start(resumeFrom);
 			getChannel(channel).then(

@@ -17,10 +17,10 @@ const isFinal = err =>
 
 /**
  * @example
- *   const history = new History(els, channel, timeline);
- *   stream.start(await history.loadRecent()); // resume after the newest seq shown
+ *   const channelHistory = new ChannelHistory(els, channel, timeline);
+ *   stream.start(await channelHistory.loadRecent()); // resume after the newest seq shown
  */
-export class History {
+export class ChannelHistory {
 	/**
 	 * @param {{ older: HTMLElement, olderBtn: HTMLButtonElement, loading: HTMLElement, messages: HTMLElement }} els
 	 * @param {string} channel

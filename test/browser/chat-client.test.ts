@@ -662,6 +662,7 @@ describeBrowser("demo chat client (Chromium)", () => {
 			await input.press("Enter");
 			await waitFor(async () => /limit is 64/.test((await chat.page.locator("#send-error").textContent()) ?? ""), 5000, "413");
 			expect(await input.inputValue()).toBe("x".repeat(65));
+			await chat.page.screenshot({ path: path.join(ARTIFACTS, "byte-limit.png") });
 			await send(chat.page, "x".repeat(64));
 			await waitTexts(chat.page, ["x".repeat(64)]);
 
