@@ -1,25 +1,29 @@
 // Thin client for the Chatcast HTTP API (same origin).
 
-/** Error carrying the server's `{ name, message, code, type, data }` body. */
+/** A send that hangs this long fails, so the user can retry it (with the same clientMsgId). */
+const SEND_TIMEOUT_MS = 15000;
+
+/**
+ * Error carrying the server's `{ message, type }` body (`status` 0 when the server was not reached).
+ * @example
+ *   if (err instanceof ApiError && err.type === "INVALID_CHANNEL") …
+ */
 export class ApiError extends Error {
 	/**
 	 * @param {string} message
-	 * @param {{ status?: number, code?: string|number, type?: string, data?: unknown, network?: boolean }} [info]
+	 * @param {{ status?: number, type?: string }} [info]
 	 */
 	constructor(message, info = {}) {
 		super(message);
 		this.name = "ApiError";
 		this.status = info.status ?? 0;
-		this.code = info.code;
 		this.type = info.type;
-		this.data = info.data;
-		this.network = Boolean(info.network);
 	}
 }
 
 const channelBase = channel => `/api/channels/${encodeURIComponent(channel)}`;
 
-async function request(url, init = {}) {
+async function request(url, { timeoutMs, ...init } = {}) {
 	let res;
 	try {
 		res = await fetch(url, {
@@ -27,9 +31,14 @@ async function request(url, init = {}) {
 			headers: { Accept: "application/json", ...(init.headers || {}) },
 			cache: "no-store",
 			credentials: "same-origin",
+			signal: timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined,
 		});
 	} catch (err) {
-		throw new ApiError("Could not reach the server. Check your connection and try again.", { network: true });
+		throw new ApiError(
+			err instanceof Error && err.name === "TimeoutError"
+				? "The server took too long to answer. Try again."
+				: "Could not reach the server. Check your connection and try again.",
+		);
 	}
 	let body = null;
 	const type = res.headers.get("content-type") || "";
@@ -42,34 +51,36 @@ async function request(url, init = {}) {
 	}
 	if (!res.ok) {
 		const message =
-			body && typeof body.message === "string" && body.message
+			typeof body?.message === "string" && body.message
 				? body.message
 				: `The server answered ${res.status}${res.statusText ? ` ${res.statusText}` : ""}.`;
-		throw new ApiError(message, {
-			status: res.status,
-			code: body && body.code,
-			type: body && body.type,
-			data: body && body.data,
-		});
+		throw new ApiError(message, { status: res.status, type: body?.type });
 	}
 	if (body === null) throw new ApiError("The server sent an unexpected answer.", { status: res.status });
-	return { status: res.status, body };
+	return body;
+}
+
+/** `GET /api/limits` → `{ maxMessageBytes }`, what the server accepts. */
+export function getLimits() {
+	return request("/api/limits");
 }
 
 /** `GET /api/channels/:channel` → `{ channel, lastSeq, subscribers }` */
-export async function getChannel(channel) {
-	return (await request(channelBase(channel))).body;
+export function getChannel(channel) {
+	return request(channelBase(channel));
 }
 
 /** `GET /api/channels/:channel/messages?after&limit` → `{ channel, messages, oldestSeq, lastSeq }` */
-export async function getMessages(channel, { after = 0, limit = 50 } = {}) {
+export function getMessages(channel, { after = 0, limit = 50 } = {}) {
 	const qs = new URLSearchParams({ after: String(after), limit: String(limit) });
-	return (await request(`${channelBase(channel)}/messages?${qs}`)).body;
+	return request(`${channelBase(channel)}/messages?${qs}`);
 }
 
 /**
  * Loads the most recent `count` messages: asks for the channel's lastSeq first,
  * then reads the window that ends there.
+ * @example
+ *   const { messages, oldestSeq, lastSeq } = await getRecentMessages(channel, 50);
  */
 export async function getRecentMessages(channel, count = 50) {
 	const head = await getMessages(channel, { after: 0, limit: 1 });
@@ -79,13 +90,13 @@ export async function getRecentMessages(channel, count = 50) {
 }
 
 /** `POST /api/channels/:channel/messages` → the stored message (201, or 200 on an idempotent repeat). */
-export async function postMessage(channel, { text, author, clientMsgId }) {
-	const { body } = await request(`${channelBase(channel)}/messages`, {
+export function postMessage(channel, { text, author, clientMsgId }) {
+	return request(`${channelBase(channel)}/messages`, {
 		method: "POST",
 		headers: { "Content-Type": "application/json" },
 		body: JSON.stringify({ text, author, clientMsgId }),
+		timeoutMs: SEND_TIMEOUT_MS,
 	});
-	return body;
 }
 
 /** URL of the channel's SSE stream, optionally resuming after `lastEventId`. */

@@ -7,7 +7,7 @@ const SENT_KEY = "chatcast.sentIds";
 const SENT_MAX = 500;
 export const NICK_MAX = 40;
 
-export function isChannelId(value) {
+function isChannelId(value) {
 	return typeof value === "string" && UUID_RE.test(value);
 }
 
@@ -53,8 +53,8 @@ function storageSet(key, value) {
 }
 
 export function cleanNickname(value) {
-	// eslint-disable-next-line no-control-regex
 	const clean = String(value ?? "")
+		// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this removes
 		.replace(/[\u0000-\u001f\u007f]+/g, " ")
 		.replace(/\s+/g, " ")
 		.trim();

@@ -15,6 +15,12 @@ import { eventsUrl } from "./server-api.js";
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 15000;
 
+/**
+ * One channel's live messages, resumed after the last seq seen across every reconnect.
+ * @example
+ *   const stream = new ChannelStream(channel, { onMessage: msg => timeline.addMessages([msg]), onState: showState });
+ *   stream.start(lastSeqShown);
+ */
 export class ChannelStream {
 	/**
 	 * @param {string} channel
@@ -23,7 +29,6 @@ export class ChannelStream {
 	 *   onReset?: (info: { oldestSeq: number, lastSeq: number, after: number }) => void,
 	 *   onPresence?: (info: { subscribers: number }) => void,
 	 *   onState?: (state: string) => void,
-	 *   onOpen?: () => void,
 	 * }} handlers
 	 */
 	constructor(channel, handlers = {}) {
@@ -95,7 +100,6 @@ export class ChannelStream {
 			this.everOpen = true;
 			this.attempt = 0;
 			this.setState("live");
-			this.handlers.onOpen?.();
 		});
 
 		es.addEventListener("error", () => {
@@ -133,7 +137,7 @@ export class ChannelStream {
 		es.addEventListener("presence", ev => {
 			if (es !== this.source) return;
 			const info = parseJson(ev.data);
-			const subscribers = Number(info && info.subscribers);
+			const subscribers = Number(info?.subscribers);
 			if (Number.isFinite(subscribers)) this.handlers.onPresence?.({ subscribers });
 		});
 	}

@@ -1,11 +1,9 @@
-// The message list: keeps messages unique and ordered by seq, renders them as
-// plain text, and handles "stick to bottom" scrolling with a jump button.
+// The message list: keeps messages unique and ordered by seq (each drawn by message-view.js),
+// and handles "stick to bottom" scrolling with a jump button.
+
+import { renderMessage, setMine } from "./message-view.js";
 
 const BOTTOM_SLACK_PX = 48;
-
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dayTimeFmt = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
 
 /** Returns a sanitized copy of a server message, or null if it is unusable. */
 export function normalizeMessage(raw) {
@@ -25,6 +23,11 @@ export function normalizeMessage(raw) {
 	};
 }
 
+/**
+ * @example
+ *   const timeline = new Timeline({ scroller, list, empty, jump, jumpText, isMine: msg => false });
+ *   timeline.addMessages(page.messages, { mode: "history" });
+ */
 export class Timeline {
 	/**
 	 * @param {{
@@ -60,10 +63,6 @@ export class Timeline {
 			this.clearUnread();
 			this.scroller.focus({ preventScroll: true });
 		});
-	}
-
-	get count() {
-		return this.bySeq.size;
 	}
 
 	get firstSeq() {
@@ -119,7 +118,7 @@ export class Timeline {
 
 		let appendedAtEnd = 0;
 		for (const msg of fresh) {
-			const item = { key: msg.seq, el: this.renderMessage(msg), msg };
+			const item = { key: msg.seq, el: renderMessage(msg, this.isMine(msg)), msg };
 			this.insert(item);
 			this.bySeq.set(msg.seq, item);
 			if (msg.seq > prevLast) appendedAtEnd += 1;
@@ -166,7 +165,7 @@ export class Timeline {
 	/** Re-evaluates which messages are "mine" (after a nickname change). */
 	refreshOwnership() {
 		for (const item of this.items) {
-			if (item.msg) this.applyOwnership(item.el, item.msg);
+			if (item.msg) setMine(item.el, this.isMine(item.msg));
 		}
 	}
 
@@ -185,50 +184,6 @@ export class Timeline {
 		else this.list.append(item.el);
 	}
 
-	renderMessage(msg) {
-		const li = document.createElement("li");
-		li.className = "msg";
-		li.dataset.seq = String(msg.seq);
-
-		const bubble = document.createElement("article");
-		bubble.className = "bubble";
-
-		const meta = document.createElement("p");
-		meta.className = "meta";
-		const author = document.createElement("span");
-		author.className = "author";
-		author.textContent = msg.author;
-		meta.append(author);
-		const you = document.createElement("span");
-		you.className = "you";
-		you.textContent = " (you)";
-		meta.append(you);
-		if (msg.sentAt) {
-			meta.append(document.createTextNode(" "));
-			const time = document.createElement("time");
-			time.className = "time";
-			time.dateTime = msg.sentAt.toISOString();
-			time.title = fullFmt.format(msg.sentAt);
-			time.textContent = formatTime(msg.sentAt);
-			meta.append(time);
-		}
-
-		const text = document.createElement("p");
-		text.className = "text";
-		text.textContent = msg.text;
-
-		bubble.append(meta, text);
-		li.append(bubble);
-		this.applyOwnership(li, msg);
-		return li;
-	}
-
-	applyOwnership(li, msg) {
-		const mine = Boolean(this.isMine(msg));
-		li.classList.toggle("mine", mine);
-		li.classList.toggle("theirs", !mine);
-	}
-
 	updateEmpty() {
 		this.empty.hidden = !this.ready || this.bySeq.size > 0;
 	}
@@ -242,11 +197,4 @@ export class Timeline {
 		this.unread = 0;
 		this.jump.hidden = true;
 	}
-}
-
-function formatTime(date) {
-	const now = new Date();
-	const sameDay =
-		date.getFullYear() === now.getFullYear() && date.getMonth() === now.getMonth() && date.getDate() === now.getDate();
-	return sameDay ? timeFmt.format(date) : dayTimeFmt.format(date);
 }

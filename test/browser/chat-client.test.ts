@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { ROOT, startNode, uniqueNamespace, waitFor, type ChatcastNode } from "../support/node-process";
 import { get, post, publishMany } from "../support/http";
 import { decodePng, imageStats } from "./png";
@@ -17,6 +17,25 @@ const CHROMIUM = "/usr/bin/chromium";
 const describeBrowser = fs.existsSync(CHROMIUM) ? describe : describe.skip;
 const ARTIFACTS = path.join(ROOT, "test/artifacts");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Records what the page's EventSources delivered (see the file). */
+const RECORD_EVENT_SOURCE = path.join(__dirname, "record-event-source.js");
+
+/** The little of the DOM the page functions below touch (test/tsconfig has no DOM lib). */
+interface PageElement {
+	readonly dataset: Record<string, string | undefined>;
+	readonly classList: { contains(name: string): boolean };
+	readonly className: string;
+	readonly textContent: string | null;
+	readonly ownerDocument: { readonly activeElement: unknown };
+	scrollTop: number;
+	readonly scrollHeight: number;
+	readonly clientHeight: number;
+	querySelector(selector: string): PageElement | null;
+	getAttribute(name: string): string | null;
+}
+// Globals of the page, used only inside functions that run in Chromium.
+declare const getComputedStyle: (el: PageElement) => { backgroundColor: string; whiteSpace: string; overflowWrap: string };
+declare const localStorage: { setItem(key: string, value: string): void };
 
 /** What the page shows for one message. */
 interface ShownMessage {
@@ -77,8 +96,14 @@ describeBrowser("demo chat client (Chromium)", () => {
 
 	// ---- helpers ---------------------------------------------------------------------------
 
-	async function openChat(url: string, nickname?: string, viewport = { width: 960, height: 720 }): Promise<ChatPage> {
+	/**
+	 * A fresh browser context and page, not navigated yet (so a test can route requests first), that
+	 * records problems, dialogs and what its streams delivered. `nickname` is stored as if chosen before.
+	 */
+	async function newChat({ viewport = { width: 960, height: 720 }, nickname = "" } = {}): Promise<ChatPage> {
 		const context = await browser.newContext({ viewport });
+		await context.addInitScript({ path: RECORD_EVENT_SOURCE });
+		if (nickname) await context.addInitScript(nick => localStorage.setItem("chatcast.nickname", nick), nickname);
 		const page = await context.newPage();
 		const chat: ChatPage = { page, context, problems: [], dialogs: [] };
 		opened.push(chat);
@@ -91,8 +116,14 @@ describeBrowser("demo chat client (Chromium)", () => {
 			chat.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
 			void dialog.dismiss().catch(() => undefined);
 		});
-		await page.goto(url);
-		if (nickname !== undefined) await chooseNickname(page, nickname);
+		return chat;
+	}
+
+	/** Opens `url` in a new context; with `nickname`, chooses it by keyboard as a first-time visitor. */
+	async function openChat(url: string, nickname?: string, viewport = { width: 960, height: 720 }): Promise<ChatPage> {
+		const chat = await newChat({ viewport });
+		await chat.page.goto(url);
+		if (nickname !== undefined) await chooseNickname(chat.page, nickname);
 		return chat;
 	}
 
@@ -104,7 +135,7 @@ describeBrowser("demo chat client (Chromium)", () => {
 		await page.locator("#nick-input").waitFor();
 		if (click) await page.locator("#nick-input").click();
 		await waitFor(
-			() => page.locator("#nick-input").evaluate((el: any) => el === el.ownerDocument.activeElement),
+			() => page.locator("#nick-input").evaluate((el: PageElement) => el === el.ownerDocument.activeElement),
 			5000,
 			"nickname focus",
 		);
@@ -112,7 +143,7 @@ describeBrowser("demo chat client (Chromium)", () => {
 		await page.keyboard.press("Enter");
 		await page.locator("#composer").waitFor();
 		await waitFor(
-			() => page.locator("#message-input").evaluate((el: any) => el === el.ownerDocument.activeElement),
+			() => page.locator("#message-input").evaluate((el: PageElement) => el === el.ownerDocument.activeElement),
 			5000,
 			"composer focus",
 		);
@@ -136,7 +167,7 @@ describeBrowser("demo chat client (Chromium)", () => {
 	}
 
 	async function shown(page: Page): Promise<ShownMessage[]> {
-		return page.locator("#messages > li.msg").evaluateAll((items: any[]) =>
+		return page.locator("#messages > li.msg").evaluateAll((items: PageElement[]) =>
 			items.map(li => ({
 				seq: Number(li.dataset.seq),
 				author: li.querySelector(".author")?.textContent ?? "",
@@ -170,18 +201,37 @@ describeBrowser("demo chat client (Chromium)", () => {
 		expect(new Set(messages.map(m => m.text)).size).toBe(messages.length);
 	}
 
-	function expectClean(...chats: ChatPage[]): void {
+	/**
+	 * The seqs of every `message` event the page's streams delivered, in order, duplicates included:
+	 * the page drops duplicates before showing, so only this can tell that a stream repeated one.
+	 */
+	async function streamed(page: Page): Promise<number[]> {
+		const events = await page.evaluate<{ id: string; data: string }[]>("window.__streamedMessages");
+		return events.map(ev => Number(JSON.parse(ev.data).seq));
+	}
+
+	/** No page errors or CSP violations, no dialogs, and no stream delivered a seq twice. */
+	async function expectClean(...chats: ChatPage[]): Promise<void> {
 		for (const chat of chats) {
 			expect(chat.problems).toEqual([]);
 			expect(chat.dialogs).toEqual([]);
+			const seqs = await streamed(chat.page);
+			expect(seqs.filter((seq, i) => seqs.indexOf(seq) !== i)).toEqual([]);
 		}
+	}
+
+	/** The element's box; it must be rendered. */
+	async function boxOf(locator: Locator): Promise<{ x: number; y: number; width: number; height: number }> {
+		const box = await locator.boundingBox();
+		if (!box) throw new Error(`${locator} has no box`);
+		return box;
 	}
 
 	const bubbleBackground = (page: Page, selector: string): Promise<string> =>
 		page
 			.locator(`${selector} .bubble`)
 			.first()
-			.evaluate((el: any) => (globalThis as any).getComputedStyle(el).backgroundColor as string);
+			.evaluate((el: PageElement) => getComputedStyle(el).backgroundColor);
 
 	const channelUrl = (node: ChatcastNode, channel: string): string => `${node.baseUrl}/?c=${channel}`;
 
@@ -225,21 +275,21 @@ describeBrowser("demo chat client (Chromium)", () => {
 
 		// Styled differently: other colours, own messages on the right.
 		expect(await bubbleBackground(alice.page, ".msg.mine")).not.toBe(await bubbleBackground(alice.page, ".msg.theirs"));
-		const mineBox = await alice.page.locator(".msg.mine .bubble").first().boundingBox();
-		const theirsBox = await alice.page.locator(".msg.theirs .bubble").first().boundingBox();
-		expect(mineBox!.x).toBeGreaterThan(theirsBox!.x);
+		const mineBox = await boxOf(alice.page.locator(".msg.mine .bubble").first());
+		const theirsBox = await boxOf(alice.page.locator(".msg.theirs .bubble").first());
+		expect(mineBox.x).toBeGreaterThan(theirsBox.x);
 		// Newlines kept, long words wrapped inside the bubble.
 		const textStyle = await alice.page
 			.locator(".msg .text")
 			.first()
-			.evaluate((el: any) => {
-				const style = (globalThis as any).getComputedStyle(el);
+			.evaluate((el: PageElement) => {
+				const style = getComputedStyle(el);
 				return [style.whiteSpace, style.overflowWrap];
 			});
 		expect(textStyle).toEqual(["pre-wrap", "anywhere"]);
-		const longBubble = await alice.page.locator(".msg.mine .bubble").last().boundingBox();
-		const list = await alice.page.locator("#messages").boundingBox();
-		expect(longBubble!.x + longBubble!.width).toBeLessThanOrEqual(list!.x + list!.width + 1);
+		const longBubble = await boxOf(alice.page.locator(".msg.mine .bubble").last());
+		const list = await boxOf(alice.page.locator("#messages"));
+		expect(longBubble.x + longBubble.width).toBeLessThanOrEqual(list.x + list.width + 1);
 
 		// Subscriber count over both nodes.
 		await Promise.all([
@@ -259,7 +309,7 @@ describeBrowser("demo chat client (Chromium)", () => {
 			expect(stats.distinctColors).toBeGreaterThan(100);
 			expect(stats.lumaStdDev).toBeGreaterThan(10);
 		}
-		expectClean(alice, bob);
+		await expectClean(alice, bob);
 	}, 30_000);
 
 	test("a page opened later shows the history in order, and can load earlier messages", async () => {
@@ -286,7 +336,9 @@ describeBrowser("demo chat client (Chromium)", () => {
 		// Live messages continue after the history.
 		await post(`${nodeB.baseUrl}/api/channels/${channel}/messages`, { text: "after the history", author: "tester" });
 		await waitTexts(reader.page, [...sent.map(m => m.text), "after the history"]);
-		expectClean(reader);
+		// The stream resumed after the newest message loaded, so it repeated none of them.
+		expect(await streamed(reader.page)).toEqual([61]);
+		await expectClean(reader);
 	}, 30_000);
 
 	test("message text is shown as text and never runs", async () => {
@@ -320,7 +372,7 @@ describeBrowser("demo chat client (Chromium)", () => {
 
 		await viewer.page.waitForTimeout(500); // room for any onerror/onload to fire
 		for (const chat of [mallory, viewer, late]) expect(await chat.page.evaluate("typeof window.__xss")).toBe("undefined");
-		expectClean(mallory, viewer, late);
+		await expectClean(mallory, viewer, late);
 	}, 30_000);
 
 	test("/ without a channel creates one; its invite link works in a second page", async () => {
@@ -328,7 +380,7 @@ describeBrowser("demo chat client (Chromium)", () => {
 		await host.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: nodeA.baseUrl });
 		await waitFor(() => /[?&]c=/.test(host.page.url()), 5000, "channel in the URL");
 		const url = new URL(host.page.url());
-		const channel = url.searchParams.get("c")!;
+		const channel = url.searchParams.get("c") ?? "";
 		expect(channel).toMatch(UUID);
 		expect(url.pathname).toBe("/");
 
@@ -363,7 +415,7 @@ describeBrowser("demo chat client (Chromium)", () => {
 		expect(await guest.page.locator("#composer-nick").textContent()).toBe("Guest");
 		await waitTexts(guest.page, texts);
 		expect((await shown(guest.page)).map(m => m.mine)).toEqual([true, false]);
-		expectClean(host, guest);
+		await expectClean(host, guest);
 	}, 30_000);
 
 	test("an invalid channel id shows a clear message", async () => {
@@ -373,7 +425,7 @@ describeBrowser("demo chat client (Chromium)", () => {
 		expect(await chat.page.locator("#fatal-detail").textContent()).toContain("not-a-channel<b>");
 		expect(await chat.page.locator("#composer-area").isVisible()).toBe(false);
 		expect(await chat.page.locator("#fatal-new").getAttribute("href")).toBe("./");
-		expectClean(chat);
+		await expectClean(chat);
 	}, 15_000);
 
 	test("a failed send keeps the text and shows the server's error; a retry is idempotent", async () => {
@@ -423,7 +475,7 @@ describeBrowser("demo chat client (Chromium)", () => {
 		const history = await get<{ messages: { text: string }[] }>(`${nodeA.baseUrl}/api/channels/${channel}/messages`);
 		expect(history.body.messages.map(m => m.text)).toEqual(["exactly once, please"]);
 		expect(dropped).toBe(1);
-		expectClean(chat);
+		await expectClean(chat);
 	}, 30_000);
 
 	test("autoscroll only at the bottom, otherwise a new-messages button; the input is disabled while sending", async () => {
@@ -434,7 +486,7 @@ describeBrowser("demo chat client (Chromium)", () => {
 		await waitConn(chat.page, "live");
 		const timeline = chat.page.locator("#timeline");
 		const distanceFromBottom = (): Promise<number> =>
-			timeline.evaluate((el: any) => (el.scrollHeight - el.scrollTop - el.clientHeight) as number);
+			timeline.evaluate((el: PageElement) => el.scrollHeight - el.scrollTop - el.clientHeight);
 		await waitTexts(
 			chat.page,
 			Array.from({ length: 30 }, (_, i) => `filler ${i + 1}`),
@@ -452,20 +504,20 @@ describeBrowser("demo chat client (Chromium)", () => {
 		expect(await chat.page.locator("#jump").isVisible()).toBe(false);
 
 		// Scrolled up to read: stays put, offers a jump button.
-		await timeline.evaluate((el: any) => {
+		await timeline.evaluate((el: PageElement) => {
 			el.scrollTop = 0;
 		});
 		await post(messagesUrl, { text: "arrives while reading", author: "tester" });
 		await post(messagesUrl, { text: "and another", author: "tester" });
 		await chat.page.locator("#jump").waitFor();
 		await waitFor(async () => (await chat.page.locator("#jump-text").textContent()) === "2 new messages", 5000, "jump count");
-		expect(await timeline.evaluate((el: any) => el.scrollTop as number)).toBe(0);
+		expect(await timeline.evaluate((el: PageElement) => el.scrollTop)).toBe(0);
 		await chat.page.locator("#jump").click();
 		await waitFor(async () => (await distanceFromBottom()) < 5, 2000, "jump to bottom");
 		await chat.page.locator("#jump").waitFor({ state: "hidden" });
 
 		// Sending: input and button disabled until the server answers, then cleared and focused again.
-		let release!: () => void;
+		let release = (): void => undefined;
 		const held = new Promise<void>(resolve => {
 			release = resolve;
 		});
@@ -484,13 +536,13 @@ describeBrowser("demo chat client (Chromium)", () => {
 		expect(await input.inputValue()).toBe("slow one");
 		release();
 		await waitFor(async () => (await input.isEnabled()) && (await input.inputValue()) === "", 5000, "sent");
-		expect(await input.evaluate((el: any) => el === el.ownerDocument.activeElement)).toBe(true);
+		expect(await input.evaluate((el: PageElement) => el === el.ownerDocument.activeElement)).toBe(true);
 		await waitFor(
 			async () => (await chat.page.locator(".msg.mine .text").last().textContent()) === "slow one",
 			5000,
 			"own message",
 		);
-		expectClean(chat);
+		await expectClean(chat);
 	}, 30_000);
 
 	test("usable at phone width", async () => {
@@ -506,12 +558,12 @@ describeBrowser("demo chat client (Chromium)", () => {
 		await waitTexts(chat.page, [longText, "Typed on a phone"]);
 		const overflow = await chat.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth");
 		expect(overflow).toBe(0);
-		const box = await chat.page.locator("#send-btn").boundingBox();
-		expect(box!.x + box!.width).toBeLessThanOrEqual(360);
-		expect(box!.y + box!.height).toBeLessThanOrEqual(720);
+		const box = await boxOf(chat.page.locator("#send-btn"));
+		expect(box.x + box.width).toBeLessThanOrEqual(360);
+		expect(box.y + box.height).toBeLessThanOrEqual(720);
 		await waitFor(async () => (await chat.page.locator("#presence-text").textContent()) === "1 online", 5000, "presence");
 		await chat.page.screenshot({ path: path.join(ARTIFACTS, "phone-width.png") });
-		expectClean(chat);
+		await expectClean(chat);
 	}, 20_000);
 
 	test("a refused stream (non-200) and an offline browser: the page reconnects itself, resuming with ?lastEventId", async () => {
@@ -520,12 +572,8 @@ describeBrowser("demo chat client (Chromium)", () => {
 		await post(messagesUrl, { text: "first", author: "api" });
 
 		// Chromium opens the page; we stand between it and the server's stream.
-		const context = await browser.newContext();
-		await context.addInitScript(() => (globalThis as any).localStorage.setItem("chatcast.nickname", "Olive"));
-		const page = await context.newPage();
-		const chat: ChatPage = { page, context, problems: [], dialogs: [] };
-		opened.push(chat);
-		page.on("pageerror", err => chat.problems.push(`page error: ${err.message}`));
+		const chat = await newChat({ nickname: "Olive" });
+		const { page, context } = chat;
 		const streamUrls: string[] = [];
 		await context.route("**/api/channels/*/events*", async route => {
 			streamUrls.push(route.request().url());
@@ -548,9 +596,10 @@ describeBrowser("demo chat client (Chromium)", () => {
 		await context.setOffline(false); // back online: reconnects at once, not after the backoff
 		await waitConn(page, "live", 5000);
 		await waitTexts(page, ["first", "while the stream was refused", "while offline"]);
+		expect(await streamed(page)).toEqual([2, 3]); // "first" came with the history, not again on the stream
 		expect(streamUrls.length).toBe(3);
 		for (const url of streamUrls) expect(new URL(url).searchParams.get("lastEventId")).toBe("1");
-		expectClean(chat);
+		await expectClean(chat);
 	}, 20_000);
 
 	test("shows the server's reset notice when messages it missed are no longer retained", async () => {
@@ -558,12 +607,8 @@ describeBrowser("demo chat client (Chromium)", () => {
 		try {
 			const channel = randomUUID();
 			await publishMany(small.baseUrl, channel, 3, "old ");
-			const context = await browser.newContext();
-			await context.addInitScript(() => (globalThis as any).localStorage.setItem("chatcast.nickname", "Rita"));
-			const page = await context.newPage();
-			const chat: ChatPage = { page, context, problems: [], dialogs: [] };
-			opened.push(chat);
-			page.on("pageerror", err => chat.problems.push(`page error: ${err.message}`));
+			const chat = await newChat({ nickname: "Rita" });
+			const { page, context } = chat;
 			let first = true;
 			await context.route("**/api/channels/*/events*", async route => {
 				if (first) {
@@ -578,15 +623,65 @@ describeBrowser("demo chat client (Chromium)", () => {
 			const texts = ["old 1", "old 2", "old 3", "new 4", "new 5", "new 6", "new 7", "new 8"];
 			const messages = await waitTexts(page, texts);
 			expect(messages.map(m => m.seq)).toEqual([1, 2, 3, 7, 8, 9, 10, 11]);
-			const layout = await page.locator("#messages > li").evaluateAll((items: any[]) => items.map(li => li.className as string));
+			expect(await streamed(page)).toEqual([7, 8, 9, 10, 11]);
+			const layout = await page.locator("#messages > li").evaluateAll((items: PageElement[]) => items.map(li => li.className));
 			expect(layout.map(c => c.split(" ")[0])).toEqual(["msg", "msg", "msg", "notice", "msg", "msg", "msg", "msg", "msg"]);
 			expect(await page.locator("#messages > li.notice").textContent()).toMatch(/missed/i);
-			expectClean(chat);
+			await expectClean(chat);
 		} finally {
 			// Pages first: a stopping node answers a page's reconnects on its kept-alive socket and
 			// stays up until its stop timeout (reported to the server side).
 			await Promise.all(opened.map(p => p.context.close().catch(() => undefined)));
 			await small.stop();
+		}
+	}, 30_000);
+
+	test("the byte counter follows the server's MAX_MESSAGE_BYTES (GET /api/limits); without it the server's 413 still shows", async () => {
+		const tiny = await startNode({ namespace: uniqueNamespace("browser-limits"), env: { MAX_MESSAGE_BYTES: "64" } });
+		try {
+			expect((await get(`${tiny.baseUrl}/api/limits`)).body).toEqual({ maxMessageBytes: 64 });
+			const channel = randomUUID();
+			const chat = await openChat(channelUrl(tiny, channel), "Tiny");
+			await waitConn(chat.page, "live");
+			const input = chat.page.locator("#message-input");
+			const counter = chat.page.locator("#byte-count");
+
+			// Shown from 7/8 of the limit on (56 of 64 bytes), counting UTF-8 bytes.
+			await input.fill("é".repeat(30));
+			await waitFor(
+				async () => (await counter.isVisible()) && (await counter.textContent()) === "60 / 64 bytes",
+				5000,
+				"counter",
+			);
+			expect(await counter.getAttribute("class")).not.toMatch(/\bover\b/);
+			await input.fill("x".repeat(40));
+			expect(await counter.isVisible()).toBe(false);
+			await input.fill("x".repeat(65));
+			expect(await counter.textContent()).toBe("65 / 64 bytes");
+			expect(await counter.getAttribute("class")).toMatch(/\bover\b/);
+			await input.press("Enter");
+			await waitFor(async () => /limit is 64/.test((await chat.page.locator("#send-error").textContent()) ?? ""), 5000, "413");
+			expect(await input.inputValue()).toBe("x".repeat(65));
+			await chat.page.screenshot({ path: path.join(ARTIFACTS, "byte-limit.png") });
+			await send(chat.page, "x".repeat(64));
+			await waitTexts(chat.page, ["x".repeat(64)]);
+
+			// The limit could not be learned: no counter, and the server's refusal is what the user sees.
+			const blind = await newChat({ nickname: "Blind" });
+			await blind.context.route("**/api/limits", route => route.abort("connectionreset"));
+			await blind.page.goto(channelUrl(tiny, channel));
+			await waitConn(blind.page, "live");
+			const blindInput = blind.page.locator("#message-input");
+			await blindInput.fill("x".repeat(5000)); // a stale default limit (4096) would show here
+			expect(await blind.page.locator("#byte-count").isVisible()).toBe(false);
+			await blindInput.fill("x".repeat(65));
+			await blindInput.press("Enter");
+			await waitFor(async () => /limit is 64/.test((await blind.page.locator("#send-error").textContent()) ?? ""), 5000, "413");
+			expect(await blind.page.locator("#byte-count").isVisible()).toBe(false);
+			await expectClean(chat, blind);
+		} finally {
+			await Promise.all(opened.map(p => p.context.close().catch(() => undefined)));
+			await tiny.stop();
 		}
 	}, 30_000);
 
@@ -617,8 +712,12 @@ describeBrowser("demo chat client (Chromium)", () => {
 		const texts = ["before the outage", "while A was down (1)", "while A was down (2)", "after the restart", "Alice is back"];
 		const [onAlice] = await Promise.all([waitTexts(alice.page, texts), waitTexts(bob.page, texts)]);
 		expectOrderedOnce(onAlice);
+		// Both pages opened on an empty channel, so every message reached them over their streams:
+		// each seq must have come exactly once there too (the page would hide a repeat).
+		await waitFor(async () => (await streamed(alice.page)).length >= texts.length, 5000, "Alice's own message on her stream");
 		await alice.page.waitForTimeout(300); // a late duplicate would show up now
 		expect((await shown(alice.page)).map(m => m.text)).toEqual(texts);
-		expectClean(alice, bob);
+		for (const chat of [alice, bob]) expect(await streamed(chat.page)).toEqual(onAlice.map(m => m.seq));
+		await expectClean(alice, bob);
 	}, 40_000);
 });
