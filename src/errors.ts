@@ -107,15 +107,23 @@ const MOLECULER_NAMES: Record<string, "SERVICE_UNAVAILABLE" | "OUTCOME_UNKNOWN">
 	RequestRejectedError: "OUTCOME_UNKNOWN",
 };
 
-/** body-parser's error `type`s, mapped to ours. */
+/** body-parser's error `type`s, mapped to ours (moleculer-web keeps the `type` when it wraps them). */
 const BODY_PARSER_TYPES: Record<string, ErrorType> = {
 	"entity.too.large": "BODY_TOO_LARGE",
 	"entity.parse.failed": "INVALID_JSON",
 	"encoding.unsupported": "UNSUPPORTED_MEDIA_TYPE",
 	"charset.unsupported": "UNSUPPORTED_MEDIA_TYPE",
+	"request.aborted": "INVALID_BODY",
+	"request.size.invalid": "INVALID_BODY",
 	// moleculer-web's: a path parameter that does not percent-decode.
 	UNABLE_DECODE_PARAM: "INVALID_URL",
 };
+
+/**
+ * The `code` of Node's zlib errors (gzip/deflate, brotli, zstd): a body that does not decompress. body-parser
+ * gives them no `type`; moleculer-web wraps them as MoleculerError with this code.
+ */
+const DECOMPRESSION_CODE = /^(Z_|ERR__ERROR_|ZSTD_error_)/;
 
 const MAX_TEXT = 300;
 const MAX_ITEMS = 20;
@@ -126,8 +134,6 @@ interface Thrown {
 	message?: unknown;
 	code?: unknown;
 	type?: unknown;
-	status?: unknown;
-	expose?: unknown;
 	data?: unknown;
 }
 
@@ -148,8 +154,9 @@ export function toErrorBody(err: unknown): ErrorBody {
 	if (own) return catalogueBody(own, e.message, clientData(own, e.data));
 	const moleculer = lookup(MOLECULER_NAMES, e.name);
 	if (moleculer) return catalogueBody(moleculer);
-	const parser = lookup(BODY_PARSER_TYPES, e.type) ?? httpClientErrorType(e);
+	const parser = lookup(BODY_PARSER_TYPES, e.type);
 	if (parser) return catalogueBody(parser);
+	if (typeof e.code === "string" && DECOMPRESSION_CODE.test(e.code)) return catalogueBody("INVALID_BODY");
 	return catalogueBody("INTERNAL_ERROR");
 }
 
@@ -171,14 +178,6 @@ function ownType(e: Thrown): ErrorType | undefined {
 	if (typeof e.type !== "string" || !Object.hasOwn(ERROR_CATALOGUE, e.type)) return undefined;
 	const type = e.type as ErrorType;
 	return e.code === ERROR_CATALOGUE[type].status ? type : undefined;
-}
-
-/** body-parser's http-errors without a known `type` (e.g. a zlib error: the body does not decompress). */
-function httpClientErrorType(e: Thrown): ErrorType | undefined {
-	if (e.expose !== true || typeof e.status !== "number" || e.status < 400 || e.status > 499) return undefined;
-	if (e.status === 413) return "BODY_TOO_LARGE";
-	if (e.status === 415) return "UNSUPPORTED_MEDIA_TYPE";
-	return "INVALID_BODY";
 }
 
 /** Moleculer's validation details, cut to what helps a client: which field failed, how, and the rule's text. */

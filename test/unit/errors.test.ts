@@ -2,10 +2,9 @@
  * The closed error mapping: whatever is thrown, a client gets a catalogue type with its status and
  * nothing internal (node ids, action names, driver text).
  */
-import { createServer, type IncomingMessage, request, type Server } from "node:http";
+import { type IncomingMessage, request, Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { deflateSync, gzipSync } from "node:zlib";
-import bodyParser from "body-parser";
+import { brotliDecompressSync, deflateSync, gunzipSync, gzipSync, inflateSync, zstdDecompressSync } from "node:zlib";
 import { Errors, ServiceBroker } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { chatError, clientMsgIdMismatch, ERROR_CATALOGUE, type ErrorType, publishFailure, toErrorBody } from "../../src/errors";
@@ -103,7 +102,7 @@ describe("anything else is a catalogue type too", () => {
 		["a string", "boom"],
 		["an unknown type with a code", new Errors.MoleculerClientError("Conflict on node-7f3a9c", 409, "CONFLICT", WHERE)],
 		["a catalogue type with another status", new Errors.MoleculerError("x", 500, "INVALID_CHANNEL", { channel: "x" })],
-		["a prototype key as type", Object.assign(new Error("x"), { code: 400, type: "toString" })],
+		["prototype keys as name and type", Object.assign(new Error("x"), { name: "constructor", code: 400, type: "toString" })],
 		["a driver error with a string code", Object.assign(new Error("READONLY You can't write"), { code: "READONLY" })],
 		[
 			"an http error of status 500",
@@ -228,65 +227,104 @@ describe("moleculer-web's errors", () => {
 	});
 });
 
-describe("body-parser's errors (the parsers moleculer-web runs)", () => {
-	const json = bodyParser.json({ limit: 100, strict: true });
-	const text = bodyParser.text({ limit: 100, type: "text/plain" });
-	let server: Server;
-	let port: number;
-	let lastError: unknown;
+describe("through moleculer-web with the api's body parsers", () => {
+	// A gateway in this process, parsing bodies as the api route does, answering with toErrorBody.
+	const broker = new ServiceBroker({ logger: false, nodeID: NODE_ID });
+	broker.createService({
+		name: "gw",
+		mixins: [ApiGateway],
+		settings: {
+			port: 0,
+			ip: "127.0.0.1",
+			routes: [
+				{
+					path: "/api",
+					mappingPolicy: "restrict",
+					bodyParsers: { json: { limit: 100, strict: true }, text: { limit: 100, type: "text/plain" } },
+					aliases: { "POST channels/:channel/messages": "gw.publish" },
+				},
+			],
+			onError(_req: IncomingMessage, res: ServerResponse, err: unknown) {
+				const body = toErrorBody(err);
+				res.writeHead(body.code, { "Content-Type": "application/json" });
+				res.end(JSON.stringify(body));
+			},
+		},
+		actions: { publish: { visibility: "published", handler: () => ({ ok: true }) } },
+	});
+	let port = 0;
 
 	beforeAll(async () => {
-		server = createServer((req: IncomingMessage, res) => {
-			const parse = req.headers["content-type"]?.startsWith("text/plain") ? text : json;
-			parse(req, res, (err?: unknown) => {
-				lastError = err;
-				res.end();
-			});
-		});
-		await new Promise<void>(resolve => server.listen(0, "127.0.0.1", resolve));
+		await broker.start();
+		const server: unknown = Reflect.get(broker.getLocalService("gw") ?? {}, "server");
+		if (!(server instanceof Server)) throw new Error("the gateway has no HTTP server");
 		port = (server.address() as AddressInfo).port;
 	});
-	afterAll(() => new Promise(resolve => server.close(resolve)));
+	afterAll(() => broker.stop());
 
-	/** The error body-parser reports for this request, as toErrorBody maps it. */
-	async function parseError(headers: Record<string, string>, body: Buffer | string): Promise<ReturnType<typeof toErrorBody>> {
-		lastError = undefined;
-		await new Promise<void>((resolve, reject) => {
-			const req = request({ port, host: "127.0.0.1", method: "POST", headers }, res => res.resume().on("end", resolve));
+	function post(
+		path: string,
+		headers: Record<string, string>,
+		body: Buffer | string,
+	): Promise<{ status: number; body: unknown }> {
+		return new Promise((resolve, reject) => {
+			const req = request({ port, host: "127.0.0.1", method: "POST", path, headers }, res => {
+				const chunks: Buffer[] = [];
+				res.on("data", (chunk: Buffer) => chunks.push(chunk));
+				res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }));
+			});
 			req.on("error", reject);
 			req.end(body);
 		});
-		expect(lastError).toBeDefined();
-		return toErrorBody(lastError);
 	}
 
-	const JSON_GZIP = { "content-type": "application/json", "content-encoding": "gzip" };
-	test.each<[string, ErrorType, Record<string, string>, Buffer | string]>([
-		["a gzip body that does not decompress", "INVALID_BODY", JSON_GZIP, "not gzip"],
+	const PATH = "/api/channels/c1/messages";
+	const JSON_TYPE = { "content-type": "application/json" };
+	const encoded = (encoding: string) => ({ ...JSON_TYPE, "content-encoding": encoding });
+	test.each<[string, ErrorType, string, Record<string, string>, Buffer | string]>([
+		["a gzip body that does not decompress", "INVALID_BODY", PATH, encoded("gzip"), "not gzip"],
+		["a deflate body cut short", "INVALID_BODY", PATH, encoded("deflate"), deflateSync("hello hello hello").subarray(0, 6)],
+		["a br body that does not decompress", "INVALID_BODY", PATH, encoded("br"), "not brotli at all"],
+		["an unknown Content-Encoding", "UNSUPPORTED_MEDIA_TYPE", PATH, encoded("compress"), "{}"],
+		["an unknown charset", "UNSUPPORTED_MEDIA_TYPE", PATH, { "content-type": "text/plain; charset=klingon" }, "hi"],
+		["malformed JSON", "INVALID_JSON", PATH, JSON_TYPE, "{oops"],
+		["a body over the limit", "BODY_TOO_LARGE", PATH, JSON_TYPE, JSON.stringify({ text: "x".repeat(200) })],
 		[
-			"a deflate body cut short",
-			"INVALID_BODY",
-			{ "content-type": "text/plain", "content-encoding": "deflate" },
-			deflateSync("hello hello hello").subarray(0, 6),
-		],
-		["an unknown Content-Encoding", "UNSUPPORTED_MEDIA_TYPE", { ...JSON_GZIP, "content-encoding": "compress" }, "{}"],
-		["an unknown charset", "UNSUPPORTED_MEDIA_TYPE", { "content-type": "text/plain; charset=klingon" }, "hi"],
-		["malformed JSON", "INVALID_JSON", { "content-type": "application/json" }, "{oops"],
-		[
-			"a body over the limit",
+			"a compressed body over the limit",
 			"BODY_TOO_LARGE",
-			{ "content-type": "application/json" },
-			JSON.stringify({ text: "x".repeat(200) }),
+			PATH,
+			encoded("gzip"),
+			gzipSync(JSON.stringify({ text: "x".repeat(10_000) })),
 		],
-		["a compressed body over the limit", "BODY_TOO_LARGE", JSON_GZIP, gzipSync(JSON.stringify({ text: "x".repeat(10_000) }))],
-	])("%s → %s, without the parser's text", async (_name, type, headers, body) => {
-		const answer = await parseError(headers, body);
-		expect(answer).toEqual({
-			name: "MoleculerClientError",
-			message: ERROR_CATALOGUE[type].message,
-			code: ERROR_CATALOGUE[type].status,
-			type,
-		});
+		["a path that does not percent-decode", "INVALID_URL", "/api/channels/%E0%A4%A/messages", JSON_TYPE, "{}"],
+		["an unknown route", "NOT_FOUND", "/api/nothing", JSON_TYPE, "{}"],
+	])("%s → %s, without the parser's text", async (_name, type, path, headers, body) => {
+		const answer = await post(path, headers, body);
+		expect(answer.status).toBe(ERROR_CATALOGUE[type].status);
+		expect(answer.body).toMatchObject({ code: ERROR_CATALOGUE[type].status, type });
+		if (type !== "NOT_FOUND") expect(answer.body).toMatchObject({ message: ERROR_CATALOGUE[type].message });
+	});
+
+	test("a good gzip body reaches the action", async () => {
+		expect(await post(PATH, encoded("gzip"), gzipSync("{}"))).toEqual({ status: 200, body: { ok: true } });
+	});
+});
+
+describe("Node's decompression errors, raw", () => {
+	test.each<[string, () => unknown]>([
+		["gzip", () => gunzipSync("not gzip")],
+		["deflate", () => inflateSync(deflateSync("hello hello").subarray(0, 6))],
+		["brotli", () => brotliDecompressSync("not brotli at all")],
+		["zstd", () => zstdDecompressSync("not zstd")],
+	])("%s → 400 INVALID_BODY", (_name, decompress) => {
+		let thrown: unknown;
+		try {
+			decompress();
+		} catch (err) {
+			thrown = err;
+		}
+		expect(thrown).toMatchObject({ code: expect.any(String) });
+		expect(toErrorBody(thrown)).toMatchObject({ code: 400, type: "INVALID_BODY" });
 	});
 });
 
