@@ -40,13 +40,13 @@ export const ERROR_CATALOGUE = {
 	MESSAGE_TOO_LARGE: { status: 413, message: "The message text is too long.", data: ["bytes", "maxBytes"] },
 	UNSUPPORTED_MEDIA_TYPE: {
 		status: 415,
-		message: "Send application/json or text/plain in UTF-8, uncompressed or as gzip, deflate or br.",
+		message: "Send application/json or text/plain in UTF-8, uncompressed or as gzip, deflate, br or zstd.",
 		data: ["contentType"],
 	},
 	// data: the failed fields, see validationFields().
 	VALIDATION_ERROR: { status: 422, message: "Parameters validation error!" },
 	INTERNAL_ERROR: { status: 500, message: "Internal server error." },
-	STORE_UNAVAILABLE: { status: 503, message: "The history store is unavailable; the message was not stored." },
+	STORE_UNAVAILABLE: { status: 503, message: "The history store is unavailable; nothing was stored." },
 	OUTCOME_UNKNOWN: {
 		status: 503,
 		message:

@@ -310,6 +310,11 @@ describe("through moleculer-web with the api's body parsers", () => {
 	});
 });
 
+test.each(["request.aborted", "request.size.invalid"])("body-parser's %s, as moleculer-web wraps it → 400 INVALID_BODY", type => {
+	const wrapped = new Errors.MoleculerError("request size did not match content length", 400, type);
+	expect(toErrorBody(wrapped)).toEqual(toErrorBody(chatError("INVALID_BODY")));
+});
+
 describe("Node's decompression errors, raw", () => {
 	test.each<[string, () => unknown]>([
 		["gzip", () => gunzipSync("not gzip")],
