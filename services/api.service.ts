@@ -8,13 +8,17 @@
  *   curl -N localhost:3000/api/channels/$C/events
  */
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import Redis from "ioredis";
 import type { CallingOptions, Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type GatewaySettings } from "moleculer-web";
 import type { StreamFormat } from "../src/channel-hub";
 import type { ChatcastConfig } from "../src/config";
-import { chatError, toErrorBody } from "../src/errors";
+import { EdgeGuard } from "../src/edge-guard";
+import { chatError, clientMsgIdMismatch, type ErrorBody, toErrorBody } from "../src/errors";
 import { parseChannel, parseLastEventId } from "../src/message";
+import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from "../src/rate-limiter";
+import { StreamLimits } from "../src/stream-limits";
 import { localBroadcast } from "./broadcast.service";
 
 /** What moleculer-web adds to a request. */
@@ -25,6 +29,21 @@ interface GatewayRequest extends IncomingMessage {
 
 /** An X-Request-ID we accept from a client (or proxy); anything else is replaced by a new id. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A refusal that says when to come back, for the `Retry-After` header. */
+function retryAfterSeconds(body: ErrorBody): number | undefined {
+	if (body.type === "EDGE_FULL") return EDGE_FULL_RETRY_SECONDS;
+	if (body.type !== "RATE_LIMITED" || typeof body.data !== "object" || body.data === null) return undefined;
+	const seconds = "retryAfterSeconds" in body.data ? body.data.retryAfterSeconds : undefined;
+	return typeof seconds === "number" ? seconds : undefined;
+}
+
+/** Rate limits fail open and fast: a limiter must never be why a request hangs. */
+function limitsConnection(url: string): Redis {
+	const redis = new Redis(url, { maxRetriesPerRequest: 0, commandTimeout: 500, enableOfflineQueue: false });
+	redis.on("error", () => undefined);
+	return redis;
+}
 
 /** JSON overhead allowed on top of the text limit before the body itself is refused. */
 export function bodyLimit(maxMessageBytes: number): number {
@@ -59,7 +78,7 @@ function publishParams(req: GatewayRequest): void {
 	if (key === undefined) return;
 	const current = req.$params.clientMsgId;
 	if (current !== undefined && current !== null && current !== key) {
-		throw chatError("INVALID_CLIENT_MSG_ID", {}, "The Idempotency-Key header and clientMsgId differ.");
+		throw clientMsgIdMismatch();
 	}
 	req.$params.clientMsgId = key;
 }
@@ -68,11 +87,41 @@ interface ApiMethods {
 	streamChannel(req: GatewayRequest, res: ServerResponse, format: StreamFormat): Promise<void>;
 	sendChatError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
 	logRequestOnce(req: IncomingMessage, res: ServerResponse, requestID: string): void;
+	createServer(): void;
+	httpHandler(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): unknown;
 }
 
-type ApiConfig = Pick<ChatcastConfig, "port" | "host" | "maxMessageBytes" | "publicDir" | "logFormat">;
+interface ApiVars {
+	guard: EdgeGuard;
+	/** The connection the shared rate limits use; undefined without REDIS_URL (limits per process). */
+	limitsRedis?: Redis;
+	server: http.Server;
+}
 
-export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettings> {
+/** What moleculer-web's own methods are called as, from the overrides below. */
+const gatewayMethods = ApiGateway.methods ?? {};
+
+/** Seconds a client refused with EDGE_FULL is asked to wait. */
+const EDGE_FULL_RETRY_SECONDS = 5;
+
+type ApiConfig = Pick<
+	ChatcastConfig,
+	| "port"
+	| "host"
+	| "maxMessageBytes"
+	| "publicDir"
+	| "logFormat"
+	| "corsOrigins"
+	| "trustProxy"
+	| "rateLimits"
+	| "streamLimits"
+	| "headersTimeoutMs"
+	| "requestTimeoutMs"
+	| "redisUrl"
+	| "namespace"
+>;
+
+export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettings, ApiMethods, ApiVars> {
 	const limit = bodyLimit(config.maxMessageBytes);
 	return {
 		name: "api",
@@ -112,11 +161,13 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 						"GET ready": "api.ready",
 						"GET limits": "api.limits",
 					},
-					onBeforeCall(_ctx: Context, _route: unknown, req: GatewayRequest) {
-						if (req.method === "POST" && !["application/json", "text/plain"].includes(mediaType(req))) {
+					async onBeforeCall(this: ApiVars, _ctx: Context, _route: unknown, req: GatewayRequest) {
+						if (req.method !== "POST") return;
+						if (!["application/json", "text/plain"].includes(mediaType(req))) {
 							throw chatError("UNSUPPORTED_MEDIA_TYPE", { contentType: req.headers["content-type"] ?? null });
 						}
-						if (req.method === "POST") publishParams(req);
+						publishParams(req);
+						await this.guard.checkPublish(req);
 					},
 				},
 				{
@@ -130,8 +181,10 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 							void this.streamChannel(req, res, "legacy");
 						},
 					},
-					onBeforeCall(_ctx: Context, _route: unknown, req: GatewayRequest) {
-						if (req.method === "POST") publishParams(req);
+					async onBeforeCall(this: ApiVars, _ctx: Context, _route: unknown, req: GatewayRequest) {
+						if (req.method !== "POST") return;
+						publishParams(req);
+						await this.guard.checkPublish(req);
 					},
 				},
 			],
@@ -150,6 +203,36 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 			onError(this: ApiMethods, req: IncomingMessage, res: ServerResponse, err: unknown) {
 				this.sendChatError(req, res, err);
 			},
+		},
+
+		created() {
+			this.limitsRedis = config.rateLimits && config.redisUrl ? limitsConnection(config.redisUrl) : undefined;
+			const limiter = (action: "publish" | "streamOpen"): RateLimiter | undefined => {
+				const rate = config.rateLimits?.[action];
+				if (!rate) return undefined;
+				return this.limitsRedis
+					? new RedisRateLimiter(this.limitsRedis, `${config.namespace}:rl:${action}:`, rate)
+					: new MemoryRateLimiter(rate);
+			};
+			const publish = limiter("publish");
+			const streamOpen = limiter("streamOpen");
+			let lastLimiterWarning = 0;
+			this.guard = new EdgeGuard({
+				corsOrigins: config.corsOrigins,
+				trustProxy: config.trustProxy,
+				streamLimits: new StreamLimits(config.streamLimits),
+				rateLimits: publish && streamOpen ? { publish, streamOpen } : undefined,
+				onLimiterError: err => {
+					if (Date.now() - lastLimiterWarning < 10_000) return;
+					lastLimiterWarning = Date.now();
+					this.logger.warn("Rate limits cannot reach Redis; requests pass unlimited meanwhile:", (err as Error).message);
+				},
+			});
+		},
+
+		async stopped() {
+			if (this.limitsRedis?.status === "ready") await this.limitsRedis.quit().catch(() => undefined);
+			this.limitsRedis?.disconnect();
 		},
 
 		actions: {
@@ -180,7 +263,8 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 						const ping = await ctx.call<{ store: string }, object>("history.ping", {}, { timeout: 3000 });
 						checks.history = `ok (${ping.store})`;
 					} catch (err) {
-						checks.history = (err as Error).message;
+						// The type only: a timeout's message names nodes and actions.
+						checks.history = toErrorBody(err).type;
 					}
 					const ready = checks.transporter === "ok" && checks.history.startsWith("ok");
 					if (!ready) throw chatError("NOT_READY", { checks });
@@ -219,6 +303,8 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 					const lastEventId = parseLastEventId(req.headers["last-event-id"] ?? req.$params.lastEventId);
 					const broadcast = localBroadcast(this.broker);
 					if (!broadcast) throw chatError("SERVICE_UNAVAILABLE", { service: "broadcast" }, "This node does not serve streams.");
+					const release = await this.guard.admitStream(req, channel);
+					res.once("close", release);
 					await broadcast.openStream(res, channel, { lastEventId, format });
 				} catch (err) {
 					if (!res.headersSent) this.sendChatError(req, res, err);
@@ -229,10 +315,35 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 			/** Every error answer: its status and the JSON body with a stable `type`. */
 			sendChatError(req: IncomingMessage, res: ServerResponse, err: unknown): void {
 				const body = toErrorBody(err);
-				if (body.code >= 500) this.logger.warn(`${req.method} ${req.url} → ${body.code} ${body.type}: ${body.message}`);
+				if (body.code >= 500) this.logger.warn(`${req.method} ${req.url} → ${body.code} ${body.type}:`, err);
 				if (res.headersSent) return void res.end();
-				res.writeHead(body.code, { "Content-Type": "application/json; charset=utf-8" });
+				const headers: Record<string, string> = { "Content-Type": "application/json; charset=utf-8" };
+				const retryAfter = retryAfterSeconds(body);
+				if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
+				res.writeHead(body.code, headers);
 				res.end(JSON.stringify(body));
+			},
+
+			/** moleculer-web's server, created with the header and request timeouts (slow clients are cut off). */
+			createServer() {
+				if (this.server) return;
+				this.server = http.createServer(
+					{
+						headersTimeout: config.headersTimeoutMs,
+						requestTimeout: config.requestTimeoutMs,
+						// How often Node checks those timeouts (its default, 30 s, would triple them).
+						connectionsCheckingInterval: 1000,
+					},
+					this.httpHandler,
+				);
+			},
+
+			/** Every request passes the edge guard (origin, OPTIONS, nosniff) before moleculer-web routes it. */
+			httpHandler(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) {
+				const screened = this.guard.screen(req, res);
+				if (screened === "answered") return;
+				if (screened !== "pass") return this.sendChatError(req, res, screened.refused);
+				return gatewayMethods.httpHandler.call(this, req, res, next);
 			},
 		},
 	};

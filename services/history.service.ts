@@ -111,7 +111,7 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 				} catch (err) {
 					this.broker.metrics.increment(METRIC.HISTORY_ERRORS);
 					this.logger.warn("History store failed:", (err as Error).message);
-					throw chatError("STORE_UNAVAILABLE", { reason: (err as Error).message });
+					throw chatError("STORE_UNAVAILABLE");
 				}
 			},
 		},

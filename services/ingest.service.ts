@@ -10,7 +10,7 @@
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { ChatcastConfig } from "../src/config";
 import { BROADCAST_GROUP, MESSAGE_EVENT, type MessageEvent } from "../src/contract";
-import { chatError } from "../src/errors";
+import { publishFailure } from "../src/errors";
 import type { AppendResult } from "../src/history-store";
 import { type ChatMessage, createDraft, type PublishInput } from "../src/message";
 import { METRIC, registerChatMetrics } from "../src/metrics";
@@ -48,9 +48,8 @@ export function createIngestService(config: Pick<ChatcastConfig, "maxMessageByte
 					try {
 						result = await ctx.call<AppendResult, typeof draft>("history.append", draft);
 					} catch (err) {
-						const e = err as { type?: string; message?: string };
-						if (e.type === "STORE_UNAVAILABLE") throw err;
-						throw chatError("STORE_UNAVAILABLE", { reason: e.message });
+						this.logger.warn("history.append failed:", (err as Error).message);
+						throw publishFailure(err);
 					}
 					// A repeat is broadcast again too: broadcast nodes drop seqs they have, and it heals a lost packet.
 					// The message is stored, so a failed fan-out is not the client's failure: nodes repair from history.

@@ -35,6 +35,7 @@ export const ERROR_CATALOGUE = {
 	INVALID_JSON: { status: 400, message: "The request body is not valid JSON." },
 	INVALID_BODY: { status: 400, message: "The request body could not be read (e.g. it does not decompress)." },
 	INVALID_URL: { status: 400, message: "The URL is not valid percent-encoding." },
+	ORIGIN_NOT_ALLOWED: { status: 403, message: "Pages of this origin may not call this server (see CORS_ORIGINS)." },
 	NOT_FOUND: { status: 404, message: "Not found." },
 	BODY_TOO_LARGE: { status: 413, message: "The request body is too large." },
 	MESSAGE_TOO_LARGE: { status: 413, message: "The message text is too long.", data: ["bytes", "maxBytes"] },
@@ -43,10 +44,18 @@ export const ERROR_CATALOGUE = {
 		message: "Send application/json or text/plain in UTF-8, uncompressed or as gzip, deflate, br or zstd.",
 		data: ["contentType"],
 	},
+	RATE_LIMITED: {
+		status: 429,
+		message: "Too many requests from this address; wait as Retry-After says.",
+		data: ["action", "retryAfterSeconds"],
+	},
+	TOO_MANY_STREAMS: { status: 429, message: "This address has too many open streams.", data: ["limit"] },
 	// data: the failed fields, see validationFields().
 	VALIDATION_ERROR: { status: 422, message: "Parameters validation error!" },
 	INTERNAL_ERROR: { status: 500, message: "Internal server error." },
 	STORE_UNAVAILABLE: { status: 503, message: "The history store is unavailable; nothing was stored." },
+	STORE_FULL: { status: 503, message: "The history store is full; nothing was stored. Try again later." },
+	EDGE_FULL: { status: 503, message: "This node holds as many streams as it may; reconnect later (or to another node)." },
 	OUTCOME_UNKNOWN: {
 		status: 503,
 		message:

@@ -33,6 +33,7 @@ async function pm2(...args: string[]): Promise<string> {
 			HOST: "127.0.0.1",
 			MQTT_URL,
 			CLUSTER_SECRET,
+			RATE_LIMITS: "off",
 			REDIS_URL,
 			NAMESPACE: namespace,
 			EDGE_INSTANCES: "3",

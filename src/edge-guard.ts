@@ -1,0 +1,95 @@
+/**
+ * What an edge checks before it does any work for a request: which page may call it (origin), that a
+ * preflight never reaches an action, how often one client may publish or open streams (token buckets,
+ * shared over Redis), and how many streams it may hold. Every refusal is a catalogue error, answered
+ * as JSON like every other.
+ *
+ * @example
+ *   const guard = new EdgeGuard({ corsOrigins: [], trustProxy: [], streamLimits, rateLimits });
+ *   if (guard.screen(req, res) === "answered") return;       // before routing
+ *   await guard.checkPublish(req);                            // before ingest.publish
+ *   const release = await guard.admitStream(req, channel);    // before a stream opens
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { clientAddress } from "./client-address";
+import { chatError } from "./errors";
+import { corsHeaders, originVerdict } from "./origin-policy";
+import type { RateDecision, RateLimiter } from "./rate-limiter";
+import type { StreamLimits, StreamRefusal } from "./stream-limits";
+
+export interface EdgeGuardOptions {
+	corsOrigins: readonly string[];
+	trustProxy: readonly string[];
+	streamLimits: StreamLimits;
+	/** Undefined: no rate limits (RATE_LIMITS=off). */
+	rateLimits?: { publish: RateLimiter; streamOpen: RateLimiter };
+	/** A limiter that fails (Redis away) lets the request through: the store's own errors answer then. */
+	onLimiterError?: (err: unknown) => void;
+}
+
+const STREAM_REFUSALS: Record<StreamRefusal, () => Error> = {
+	client: () => chatError("TOO_MANY_STREAMS", { limit: "client" }, "This address has too many open streams."),
+	channels: () => chatError("TOO_MANY_STREAMS", { limit: "channels" }, "This address follows too many channels at once."),
+	edge: () => chatError("EDGE_FULL"),
+};
+
+export class EdgeGuard {
+	constructor(private readonly options: EdgeGuardOptions) {}
+
+	/**
+	 * Before routing: headers every answer carries, the origin check, and OPTIONS answered here (it never
+	 * runs the action behind the path). "answered" means the response is done; "refused" carries the error.
+	 */
+	screen(req: IncomingMessage, res: ServerResponse): "pass" | "answered" | { refused: Error } {
+		res.setHeader("X-Content-Type-Options", "nosniff");
+		const origin = req.headers.origin;
+		const verdict = originVerdict(origin, req.headers.host, this.options.corsOrigins);
+		if (verdict === "refused") return { refused: chatError("ORIGIN_NOT_ALLOWED") };
+		if (verdict === "allowed" && origin !== undefined)
+			for (const [name, value] of Object.entries(corsHeaders(origin))) res.setHeader(name, value);
+		if (req.method === "OPTIONS") {
+			res.writeHead(204, { Allow: "GET, POST, OPTIONS", "Content-Length": "0" });
+			res.end();
+			return "answered";
+		}
+		return "pass";
+	}
+
+	/** The client a limit is counted for. */
+	clientOf(req: IncomingMessage): string {
+		return clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], this.options.trustProxy);
+	}
+
+	/** Throws RATE_LIMITED when this client publishes faster than its bucket allows. */
+	async checkPublish(req: IncomingMessage): Promise<void> {
+		const limiter = this.options.rateLimits?.publish;
+		if (limiter) refuseIfEmpty(await this.consume(limiter, this.clientOf(req)), "publish");
+	}
+
+	/**
+	 * Counts a stream about to open; resolves with its release (call when the stream closes), or throws
+	 * RATE_LIMITED, TOO_MANY_STREAMS or EDGE_FULL.
+	 */
+	async admitStream(req: IncomingMessage, channel: string): Promise<() => void> {
+		const client = this.clientOf(req);
+		const limiter = this.options.rateLimits?.streamOpen;
+		if (limiter) refuseIfEmpty(await this.consume(limiter, client), "streamOpen");
+		const lease = this.options.streamLimits.open(client, channel);
+		if ("refused" in lease) throw STREAM_REFUSALS[lease.refused]();
+		return lease.release;
+	}
+
+	private async consume(limiter: RateLimiter, key: string): Promise<RateDecision> {
+		try {
+			return await limiter.consume(key);
+		} catch (err) {
+			this.options.onLimiterError?.(err);
+			return { allowed: true, retryAfterMs: 0 };
+		}
+	}
+}
+
+function refuseIfEmpty(decision: RateDecision, action: "publish" | "streamOpen"): void {
+	if (!decision.allowed)
+		throw chatError("RATE_LIMITED", { action, retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)) });
+}
