@@ -236,6 +236,12 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 		},
 
 		actions: {
+			// moleculer-web's route-management actions would let any node on the bus add a route (and
+			// read the registry over HTTP): Chatcast's routes are fixed, so they do not exist here.
+			addRoute: false,
+			removeRoute: false,
+			listAliases: false,
+
 			/** Liveness: the process answers. */
 			health: {
 				visibility: "published",

@@ -21,8 +21,15 @@ interface CatalogueEntry {
 
 export const ERROR_CATALOGUE = {
 	INVALID_CHANNEL: { status: 400, message: "The channel must be a UUID.", data: ["channel"] },
-	EMPTY_MESSAGE: { status: 400, message: "The message text must not be empty." },
-	INVALID_AUTHOR: { status: 400, message: "The author must be 1-64 characters without control characters." },
+	EMPTY_MESSAGE: { status: 400, message: "The message text must show at least one visible character." },
+	INVALID_TEXT: {
+		status: 400,
+		message: "The message text may not contain control characters (other than newline and tab) or lone surrogates.",
+	},
+	INVALID_AUTHOR: {
+		status: 400,
+		message: "The author must be 1-64 visible characters without control, bidi, zero-width or separator characters.",
+	},
 	INVALID_CLIENT_MSG_ID: {
 		status: 400,
 		message: "clientMsgId (or the Idempotency-Key header) must be 1-128 printable ASCII characters.",

@@ -7,6 +7,7 @@
  */
 import { v7 as uuidv7, validate as isUuid } from "uuid";
 import { chatError } from "./errors";
+import { isSafeName, textProblem } from "./text-rules";
 
 /** A stored message, as the API returns it and the SSE stream sends it. */
 export interface ChatMessage {
@@ -51,7 +52,10 @@ export function parseChannel(channel: unknown): string {
 export function createDraft(input: PublishInput, limits: { maxMessageBytes: number }, now = new Date()): MessageDraft {
 	const channel = parseChannel(input.channel);
 
-	if (typeof input.text !== "string" || input.text.trim() === "") throw chatError("EMPTY_MESSAGE");
+	if (typeof input.text !== "string") throw chatError("EMPTY_MESSAGE");
+	const problem = textProblem(input.text);
+	if (problem === "empty") throw chatError("EMPTY_MESSAGE");
+	if (problem) throw chatError("INVALID_TEXT");
 	const bytes = Buffer.byteLength(input.text, "utf8");
 	if (bytes > limits.maxMessageBytes) {
 		throw chatError(
@@ -65,7 +69,9 @@ export function createDraft(input: PublishInput, limits: { maxMessageBytes: numb
 	if (input.author !== undefined && input.author !== null && input.author !== "") {
 		if (typeof input.author !== "string") throw chatError("INVALID_AUTHOR");
 		author = input.author.trim();
-		if (author === "" || [...author].length > MAX_AUTHOR_LENGTH || CONTROL_CHARS.test(author)) throw chatError("INVALID_AUTHOR");
+		if (author === "" || [...author].length > MAX_AUTHOR_LENGTH || CONTROL_CHARS.test(author) || !isSafeName(author)) {
+			throw chatError("INVALID_AUTHOR");
+		}
 	}
 
 	const draft: MessageDraft = { id: uuidv7(), channel, author, text: input.text, sentAt: now.toISOString() };

@@ -204,7 +204,7 @@ describe("tail", () => {
 
 		const [live] = await publish(channel, 1);
 		await publish(other, 1);
-		const escaped = await call<ChatMessage>("ingest.publish", { channel, text: "two\nlines \u001b[2J", author: "eve" });
+		const escaped = await call<ChatMessage>("ingest.publish", { channel, text: "two\nlines \u202e[2J", author: "eve" });
 		await waitFor(() => tailed.length === 3, 5000, "the tailed messages");
 		stop();
 		expect(await tailing).toBe(`Stopped tailing ${channel}.`);
@@ -213,7 +213,7 @@ describe("tail", () => {
 		expect(tailed).toEqual([
 			`Tailing ${channel} (Enter or Ctrl-C stops).`,
 			formatMessage(live),
-			`#2 ${escaped.sentAt} eve: two\\nlines \\u001b[2J`,
+			`#2 ${escaped.sentAt} eve: two\\nlines \\u202e[2J`,
 		]);
 	});
 });
