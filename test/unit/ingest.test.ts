@@ -11,7 +11,8 @@ import type { ChatMessage } from "../../src/message";
 function startBroker(history: object = HistoryService) {
 	const broker = new ServiceBroker({ logger: false, nodeID: `unit-${randomUUID().slice(0, 6)}` });
 	const received: { broadcast: ChatMessage[]; other: ChatMessage[] } = { broadcast: [], other: [] };
-	broker.createService({ name: "history", mixins: [history], settings: { redisUrl: undefined } });
+	// In memory: "", as Moleculer's defaultsDeep merge would fill an undefined redisUrl from REDIS_URL.
+	broker.createService({ name: "history", mixins: [history], settings: { redisUrl: "" } });
 	broker.createService(IngestService);
 	broker.createService({
 		name: "broadcast",

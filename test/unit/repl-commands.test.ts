@@ -34,7 +34,8 @@ const call: CallAction = (action, params) => broker.call(action, params);
 const tailed: string[] = [];
 const tail = new ChannelTail(line => tailed.push(line));
 
-broker.createService({ name: "history", mixins: [SERVICE_SCHEMAS.history], settings: { redisUrl: undefined } });
+// In memory: "", as Moleculer's defaultsDeep merge would fill an undefined redisUrl from REDIS_URL.
+broker.createService({ name: "history", mixins: [SERVICE_SCHEMAS.history], settings: { redisUrl: "" } });
 broker.createService(SERVICE_SCHEMAS.ingest);
 broker.createService(SERVICE_SCHEMAS.broadcast);
 broker.createService(tailService(tail));
