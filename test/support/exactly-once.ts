@@ -18,6 +18,8 @@ export interface DeliveryReport {
 	unexpected: number[];
 }
 
+const CLEAN: DeliveryReport = { missing: [], duplicated: [], outOfOrder: [], unexpected: [] };
+
 /** What differs between `received` (arrival order) and "each of `expected` once, ascending"; all empty when none. */
 export function deliveryReport(received: readonly number[], expected: Iterable<number>): DeliveryReport {
 	const wanted = new Set(expected);
@@ -40,9 +42,7 @@ export function deliveryReport(received: readonly number[], expected: Iterable<n
 
 /** Fails the test, showing the report, unless `received` is each of `expected` exactly once in increasing order. */
 export function expectExactlyOnce(received: readonly number[], expected: Iterable<number>, who = "subscriber"): void {
-	expect({ [who]: deliveryReport(received, expected) }).toEqual({
-		[who]: { missing: [], duplicated: [], outOfOrder: [], unexpected: [] },
-	});
+	expect({ [who]: deliveryReport(received, expected) }).toEqual({ [who]: CLEAN });
 }
 
 /** The seqs from `from` to `to`, both included. */
@@ -72,7 +72,10 @@ export async function expectEachExactlyOnce(
 	const deadline = Date.now() + timeoutMs;
 	while (!complete() && Date.now() < deadline) await sleep(50);
 	await sleep(settleMs);
-	for (const d of deliveries) expectExactlyOnce(d.received, d.expected, d.name);
+	// One comparison over all of them, so a failure lists every subscriber that went wrong.
+	expect(Object.fromEntries(deliveries.map(d => [d.name, deliveryReport(d.received, d.expected)]))).toEqual(
+		Object.fromEntries(deliveries.map(d => [d.name, CLEAN])),
+	);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,4 +1,5 @@
 /** The checker the integration tests rely on for "each seq exactly once, in order" must itself catch each failure. */
+import { stripVTControlCharacters } from "node:util";
 import { deliveryReport, expectEachExactlyOnce, expectExactlyOnce, seqRange } from "../support/exactly-once";
 
 const clean = { missing: [], duplicated: [], outOfOrder: [], unexpected: [] };
@@ -36,8 +37,22 @@ describe("expectExactlyOnce", () => {
 
 		const twice: number[] = [1, 2];
 		setTimeout(() => twice.push(2), 20);
-		await expect(
-			expectEachExactlyOnce([{ name: "twice", received: twice, expected: [1, 2] }], { settleMs: 100 }),
-		).rejects.toThrow(/twice/);
+		const fine: number[] = [1, 2];
+		const lost: number[] = [1];
+		const failure = expectEachExactlyOnce(
+			[
+				{ name: "twice", received: twice, expected: [1, 2] },
+				{ name: "fine", received: fine, expected: [1, 2] },
+				{ name: "lost", received: lost, expected: [1, 2] },
+			],
+			{ timeoutMs: 100, settleMs: 100 },
+		);
+		// Both failing subscribers are named in the one failure.
+		const message = await failure.then(
+			() => "passed",
+			(err: Error) => stripVTControlCharacters(err.message),
+		);
+		expect(message).toMatch(/"lost"[\s\S]*"missing": Array \[\n\s*\+\s*2,/);
+		expect(message).toMatch(/"twice"[\s\S]*"duplicated": Array \[\n\s*\+\s*2,/);
 	});
 });
