@@ -8,6 +8,7 @@ import { mqttTransporter } from "../../moleculer.config";
 import { loadConfig } from "../../src/config";
 import { get, post, publishMany } from "../support/http";
 import { CLUSTER_SECRET, MQTT_URL, startNode, uniqueNamespace, waitFor, type ChatcastNode } from "../support/node-process";
+import { expectEachExactlyOnce } from "../support/exactly-once";
 import { openStream, type TestStream } from "../support/sse-client";
 import type { ChatMessage } from "../../src/message";
 
@@ -84,14 +85,10 @@ describe("publish → history → MQTT → SSE on two broadcast nodes", () => {
 		];
 		const sent = await publishMany(core.baseUrl, channel, 30);
 		expect(seqs(sent)).toEqual(range(1, 30));
-		for (const s of subscribers) {
-			await s.waitForMessages(30);
-			expect(seqs(s.messages)).toEqual(range(1, 30));
-			expect(s.messages.map(m => m.text)).toEqual(sent.map(m => m.text));
-		}
-		// Nothing more arrives later (no duplicates in flight).
-		await new Promise(r => setTimeout(r, 300));
-		for (const s of subscribers) expect(s.messages).toHaveLength(30);
+		await expectEachExactlyOnce(
+			subscribers.map((s, i) => ({ name: `subscriber ${i + 1}`, received: s.received, expected: range(1, 30) })),
+		);
+		for (const s of subscribers) expect(s.messages.map(m => m.text)).toEqual(sent.map(m => m.text));
 	});
 
 	test("streams answer with SSE headers, a retry hint and the subscriber count", async () => {
@@ -119,8 +116,7 @@ describe("publish → history → MQTT → SSE on two broadcast nodes", () => {
 		const again = await stream(edgeB, channel, lastEventId);
 		await again.waitForMessages(4);
 		await publishMany(core.baseUrl, channel, 1, "live");
-		await again.waitForMessages(5);
-		expect(seqs(again.messages)).toEqual(range(6, 10));
+		await expectEachExactlyOnce([{ name: "resumed subscriber", received: again.received, expected: range(6, 10) }]);
 		expect(again.messages.map(m => m.text)).toEqual(["missed1", "missed2", "missed3", "missed4", "live1"]);
 		expect(again.events.some(e => e.event === "reset")).toBe(false);
 	});

@@ -2,12 +2,14 @@
  * An edge whose MQTT connection drops misses the packets sent meanwhile (QoS 0). When it reconnects it
  * re-reads every channel it serves from history, so its subscribers still get them — here with no later
  * message to reveal the gap and the periodic heads check turned far out, so only the reconnect can.
+ * Each subscriber, live or resumed with Last-Event-ID, gets every seq exactly once.
  */
 import { randomUUID } from "node:crypto";
 import net from "node:net";
 import { publishMany } from "../support/http";
 import { MQTT_URL, startNode, uniqueNamespace, waitFor, type ChatcastNode } from "../support/node-process";
-import { openStream } from "../support/sse-client";
+import { expectEachExactlyOnce, seqRange } from "../support/exactly-once";
+import { openStream, type TestStream } from "../support/sse-client";
 
 /** A TCP proxy to the MQTT broker that can cut every connection and refuse new ones for a while. */
 class CuttableProxy {
@@ -50,6 +52,7 @@ const namespace = uniqueNamespace("reconnect");
 const proxy = new CuttableProxy();
 let core: ChatcastNode;
 let edge: ChatcastNode;
+const streams: TestStream[] = [];
 
 beforeAll(async () => {
 	const proxyPort = await proxy.listen();
@@ -62,25 +65,36 @@ beforeAll(async () => {
 }, 40_000);
 
 afterAll(async () => {
+	for (const s of streams) s.close();
 	await Promise.all([edge?.stop(), core?.stop()]);
 	await proxy.close();
 });
 
 test("messages published while an edge's transporter was down reach its subscribers after the reconnect", async () => {
 	const channel = randomUUID();
-	const stream = await openStream(`${edge.baseUrl}/api/channels/${channel}/events`);
+	const url = `${edge.baseUrl}/api/channels/${channel}/events`;
+	const live = await openStream(url);
+	streams.push(live);
 	await publishMany(core.baseUrl, channel, 2);
-	await stream.waitForMessages(2);
+	await live.waitForMessages(2);
+	// A second subscriber that resumed after seq 1: it gets 2 from history, then the same live feed.
+	const resumed = await openStream(url, { lastEventId: 1 });
+	streams.push(resumed);
+	await resumed.waitForMessages(1);
 
 	proxy.cut();
 	await waitFor(() => edge.output().includes("MQTT client is disconnected"), 5000, "the edge to notice");
 	await publishMany(core.baseUrl, channel, 3, "while-away");
 	await new Promise(r => setTimeout(r, 300));
-	expect(stream.messages).toHaveLength(2);
+	expect(live.received).toEqual([1, 2]);
 
 	proxy.restore();
-	await stream.waitForMessages(5, 15_000);
-	expect(stream.messages.map(m => m.seq)).toEqual([1, 2, 3, 4, 5]);
-	expect(stream.messages.slice(2).map(m => m.text)).toEqual(["while-away1", "while-away2", "while-away3"]);
-	stream.close();
+	await expectEachExactlyOnce(
+		[
+			{ name: "live subscriber", received: live.received, expected: seqRange(1, 5) },
+			{ name: "subscriber resumed after seq 1", received: resumed.received, expected: seqRange(2, 5) },
+		],
+		{ timeoutMs: 15_000 },
+	);
+	expect(live.messages.slice(2).map(m => m.text)).toEqual(["while-away1", "while-away2", "while-away3"]);
 }, 40_000);

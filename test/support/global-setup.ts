@@ -13,7 +13,8 @@ async function checkRedis(url: string): Promise<void> {
 		await redis.connect();
 		await redis.ping();
 	} finally {
-		redis.disconnect();
+		// Not after a refused connection (status "end"): ioredis would then arm a 2 s timer that nothing clears.
+		if (redis.status !== "end") redis.disconnect();
 	}
 }
 

@@ -99,8 +99,8 @@ export async function startNode(options: NodeOptions): Promise<ChatcastNode> {
 				resolve(JSON.parse(match[1]) as { port: number });
 			}
 		};
-		child.stdout!.on("data", onData);
-		child.stderr!.on("data", (chunk: Buffer) => {
+		child.stdout.on("data", onData);
+		child.stderr.on("data", (chunk: Buffer) => {
 			output += chunk.toString();
 		});
 		void exit.then(code => {
@@ -117,7 +117,8 @@ export async function startNode(options: NodeOptions): Promise<ChatcastNode> {
 		nodeID,
 		port: ready.port,
 		baseUrl: `http://127.0.0.1:${ready.port}`,
-		pid: child.pid!,
+		// Defined: the process printed CHATCAST_READY.
+		pid: child.pid ?? -1,
 		output: () => output,
 		stop: () => kill("SIGTERM"),
 		kill,

@@ -5,7 +5,7 @@
  * @example
  *   const stream = await openStream(`${edge.baseUrl}/api/channels/${c}/events`, { lastEventId: 3 });
  *   await stream.waitForMessages(5);
- *   stream.messages.map(m => m.seq); // [4, 5, 6, 7, 8]
+ *   stream.received; // [4, 5, 6, 7, 8]: every message's seq, in arrival order, duplicates included
  *   stream.close();
  */
 import http from "node:http";
@@ -18,8 +18,10 @@ export interface TestStream {
 	headers: http.IncomingHttpHeaders;
 	/** Every event, in arrival order. */
 	events: EventSourceMessage[];
-	/** Parsed `message` events. */
+	/** Parsed `message` events, in arrival order. */
 	messages: ChatMessage[];
+	/** The seq of each of `messages`: what expectExactlyOnce checks. */
+	received: number[];
 	/** The last `retry:` the server sent. */
 	retry?: number;
 	/** Comment lines (heartbeats) received. */
@@ -49,6 +51,7 @@ export function openStream(url: string, options: OpenStreamOptions = {}): Promis
 				headers: res.headers,
 				events: [],
 				messages: [],
+				received: [],
 				comments: 0,
 				ended: false,
 				waitForMessages: (count, timeoutMs = 10_000) =>
@@ -69,6 +72,7 @@ export function openStream(url: string, options: OpenStreamOptions = {}): Promis
 					if (event.event !== "message") return;
 					const message = JSON.parse(event.data) as ChatMessage;
 					stream.messages.push(message);
+					stream.received.push(message.seq);
 					options.onMessage?.(message);
 				},
 				onRetry: ms => {
@@ -96,23 +100,23 @@ export function openStream(url: string, options: OpenStreamOptions = {}): Promis
 
 /**
  * A subscriber that behaves like EventSource: when its stream ends or fails it reconnects (to `url`,
- * which may be a load-balanced port) with Last-Event-ID, and keeps every seq it received, counting
- * duplicates instead of hiding them.
+ * which may be a load-balanced port) with Last-Event-ID, and records every seq it receives, in
+ * arrival order and duplicates included, for expectExactlyOnce.
  *
  * @example
  *   const sub = new ResilientSubscriber(`${base}/api/channels/${c}/events`);
  *   await sub.start();
  *   …; sub.stop();
- *   sub.seqs;        // Set of seqs received
- *   sub.duplicates;  // how many arrived more than once
+ *   expectExactlyOnce(sub.received, accepted);
  */
 export class ResilientSubscriber {
-	readonly seqs = new Set<number>();
-	duplicates = 0;
+	/** Every seq received over all its streams, in arrival order. */
+	readonly received: number[] = [];
 	reconnects = 0;
 	private lastSeq: number | undefined;
 	private current: TestStream | undefined;
 	private stopped = false;
+	private retryTimer: NodeJS.Timeout | undefined;
 
 	constructor(
 		private readonly url: string,
@@ -125,6 +129,7 @@ export class ResilientSubscriber {
 
 	stop(): void {
 		this.stopped = true;
+		clearTimeout(this.retryTimer);
 		this.current?.close();
 	}
 
@@ -154,8 +159,8 @@ export class ResilientSubscriber {
 	}
 
 	private receive(seq: number): void {
-		if (this.seqs.has(seq)) this.duplicates++;
-		this.seqs.add(seq);
+		this.received.push(seq);
+		// Resume after the highest seq seen: EventSource's last id while the order holds (a disorder shows in the report).
 		this.lastSeq = Math.max(this.lastSeq ?? 0, seq);
 	}
 
@@ -164,6 +169,6 @@ export class ResilientSubscriber {
 		this.current = undefined;
 		if (this.stopped) return;
 		this.reconnects++;
-		setTimeout(() => void this.connect(), this.retryMs);
+		this.retryTimer = setTimeout(() => void this.connect(), this.retryMs);
 	}
 }

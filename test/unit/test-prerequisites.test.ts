@@ -1,5 +1,6 @@
+import path from "node:path";
 import { missingServices } from "../support/global-setup";
-import { MQTT_URL, REDIS_URL } from "../support/node-process";
+import { ROOT } from "../support/node-process";
 
 describe("npm test's prerequisite check", () => {
 	test("names each service that does not answer, and how to start it", async () => {
@@ -9,7 +10,16 @@ describe("npm test's prerequisite check", () => {
 		expect(problems[1]).toMatch(/^The MQTT broker does not answer at MQTT_URL=mqtt:\/\/127\.0\.0\.1:1[\s\S]*mosquitto/);
 	});
 
-	test("is quiet when both answer", async () => {
-		expect(await missingServices(REDIS_URL, MQTT_URL)).toEqual([]);
+	test("runs for the integration and browser projects only, so the unit project needs no service", () => {
+		const config = require(path.join(ROOT, "jest.config.js")) as {
+			globalSetup?: string;
+			projects: Array<{ displayName: string; globalSetup?: string }>;
+		};
+		expect(config.globalSetup).toBeUndefined();
+		expect(Object.fromEntries(config.projects.map(p => [p.displayName, p.globalSetup]))).toEqual({
+			unit: undefined,
+			integration: "<rootDir>/test/support/global-setup.ts",
+			browser: "<rootDir>/test/support/global-setup.ts",
+		});
 	});
 });
