@@ -38,8 +38,9 @@ interface Answer {
 	text: string;
 }
 
-async function request(path: string, init: RequestInit = {}): Promise<Answer> {
-	const res = await fetch(`${node.baseUrl}${path}`, init);
+/** A request and its whole answer; gives up after 2 s, so a stream where an error belongs fails the test quickly. */
+async function request(path: string, init: RequestInit = {}, on: InProcessNode = node): Promise<Answer> {
+	const res = await fetch(`${on.baseUrl}${path}`, { signal: AbortSignal.timeout(2000), ...init });
 	const text = await res.text();
 	const isJson = res.headers.get("content-type")?.startsWith("application/json") ?? false;
 	return { status: res.status, headers: res.headers, body: isJson && text ? JSON.parse(text) : undefined, text };
@@ -53,8 +54,8 @@ function postJson(path: string, body: unknown, headers: Record<string, string> =
 	});
 }
 
-function postText(path: string, text: string, headers: Record<string, string> = {}): Promise<Answer> {
-	return request(path, { method: "POST", headers: { "Content-Type": "text/plain", ...headers }, body: text });
+function postText(path: string, text: string, headers: Record<string, string> = {}, on: InProcessNode = node): Promise<Answer> {
+	return request(path, { method: "POST", headers: { "Content-Type": "text/plain", ...headers }, body: text }, on);
 }
 
 const messagesOf = (channel: string): string => `/api/channels/${channel}/messages`;
@@ -285,6 +286,11 @@ describe("errors", () => {
 		["GET", "/api/nothing-here"],
 		["GET", "/chat/nothing-here"],
 		["GET", "/no-such-file.js"],
+		// The demo page's files are at the root only, not under the API's prefixes.
+		["GET", "/api"],
+		["GET", "/api/"],
+		["GET", "/api/app.js"],
+		["GET", "/chat/style.css"],
 		["DELETE", `/api/channels/${channel}/messages`],
 		["POST", "/api/health"],
 	])("%s %s: 404 NOT_FOUND", async (method, path) => {
@@ -346,21 +352,36 @@ describe("errors", () => {
 		test.each([["/api/channels/:c/events"], ["/chat/receive/:c"], ["/api/channels/:c"]])(
 			"GET %s: 503 SERVICE_UNAVAILABLE, JSON",
 			async path => {
-				const res = await fetch(`${core.baseUrl}${path.replace(":c", channel)}`);
-				const answer: Answer = { status: res.status, headers: res.headers, text: "", body: await res.json() };
-				expectError(answer, 503, "SERVICE_UNAVAILABLE");
+				expectError(await request(path.replace(":c", channel), {}, core), 503, "SERVICE_UNAVAILABLE");
 			},
 		);
 
 		test("publishing still works there", async () => {
-			const res = await fetch(`${core.baseUrl}${messagesOf(channel)}`, {
-				method: "POST",
-				headers: { "Content-Type": "text/plain" },
-				body: "no stream here",
-			});
-			expect(res.status).toBe(201);
-			await res.text();
+			expect((await postText(messagesOf(channel), "no stream here", {}, core)).status).toBe(201);
 		});
+	});
+
+	describe("a node without history", () => {
+		let edge: InProcessNode;
+
+		beforeAll(async () => {
+			edge = await startInProcess({ services: ["api", "ingest", "broadcast"] });
+		});
+
+		afterAll(async () => {
+			await edge.stop();
+		});
+
+		test("a publish: 503 STORE_UNAVAILABLE (not accepted)", async () => {
+			expectError(await postText(messagesOf(channel), "lost?", {}, edge), 503, "STORE_UNAVAILABLE");
+		});
+
+		test.each([["/api/channels/:c/messages"], ["/api/channels/:c"], ["/api/channels/:c/events"], ["/chat/receive/:c"]])(
+			"GET %s: 503 SERVICE_UNAVAILABLE, JSON",
+			async path => {
+				expectError(await request(path.replace(":c", channel), {}, edge), 503, "SERVICE_UNAVAILABLE");
+			},
+		);
 	});
 });
 
@@ -385,6 +406,11 @@ describe("headers", () => {
 		expect(csp).toContain("script-src 'self'");
 		expect(csp).not.toContain("unsafe-inline");
 		expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
+
+		const script = await request("/app.js");
+		expect(script.status).toBe(200);
+		expect(script.headers.get("content-type")).toMatch(/^text\/javascript/);
+		expect(script.headers.get("x-content-type-options")).toBe("nosniff");
 	});
 
 	test("a sane X-Request-ID is echoed, on answers and on errors", async () => {
@@ -412,10 +438,7 @@ describe("the stream", () => {
 	test("retry, presence, then each published message once as `event: message` with id = seq", async () => {
 		const channel = randomUUID();
 		const stream = await open(`/api/channels/${channel}/events`);
-		await stream.waitFor(events => events.length >= 1);
-		expect(stream.retries).toEqual([node.config.sseRetryMs]);
-		expect(stream.events[0]).toEqual(expect.objectContaining({ event: "presence", data: JSON.stringify({ subscribers: 1 }) }));
-
+		// No waiting: the presence event must come before any message published once the stream answered.
 		const sent: ChatMessage[] = [];
 		for (const text of ["a", "b", "c"]) sent.push((await postText(messagesOf(channel), text)).body as ChatMessage);
 		// A repeat is broadcast again (it heals a lost packet); the stream must still carry it once.
@@ -425,6 +448,8 @@ describe("the stream", () => {
 
 		const events = await stream.waitFor(all => named(all, "message").length >= 4);
 		await new Promise(resolve => setTimeout(resolve, 50)); // time for a duplicate to show up
+		expect(stream.retries).toEqual([node.config.sseRetryMs]);
+		expect(events[0]).toEqual({ event: "presence", data: JSON.stringify({ subscribers: 1 }), id: undefined });
 		const messages = named(events, "message");
 		expect(messages.map(e => e.id)).toEqual(["1", "2", "3", "4"]);
 		expect(messages.map(e => JSON.parse(e.data))).toEqual([...sent, repeat]);
@@ -463,6 +488,16 @@ describe("the stream", () => {
 		expect(named(events, "reset").map(e => JSON.parse(e.data))).toEqual([{ oldestSeq, lastSeq }]);
 		expect(events.findIndex(e => e.event === "reset")).toBeLessThan(events.findIndex(e => e.event === "message"));
 		expect(named(events, "message").map(e => Number(e.id))).toEqual([3, 4, 5, 6, 7]);
+	});
+
+	test("a Last-Event-ID past the last seq (history restarted its count): reset, then what is retained", async () => {
+		const channel = randomUUID();
+		for (const text of ["new 1", "new 2"]) await postText(messagesOf(channel), text);
+
+		const stream = await open(`/api/channels/${channel}/events`, { "Last-Event-ID": "99" });
+		const events = await stream.waitFor(all => named(all, "message").length >= 2);
+		expect(named(events, "reset").map(e => JSON.parse(e.data))).toEqual([{ oldestSeq: 1, lastSeq: 2 }]);
+		expect(named(events, "message").map(e => JSON.parse(e.data).text)).toEqual(["new 1", "new 2"]);
 	});
 
 	test("an idle stream gets `:` heartbeats every SSE_HEARTBEAT_MS", async () => {
@@ -507,3 +542,16 @@ async function waitForSubscriber(channel: string, count: number): Promise<void> 
 		await new Promise(resolve => setTimeout(resolve, 10));
 	}
 }
+
+describe("stopping", () => {
+	test("a stopping node ends its open streams with a shorter retry, so its HTTP server can close", async () => {
+		const edge = await startInProcess({});
+		const stream = await readStream(`${edge.baseUrl}/api/channels/${randomUUID()}/events`);
+		await stream.waitFor(events => events.length >= 1);
+
+		await edge.stop(); // hangs (and the test times out) while a stream stays open
+		await stream.waitFor(() => stream.ended);
+		expect(stream.retries).toHaveLength(2);
+		expect(stream.retries[1]).toBeLessThan(edge.config.sseRetryMs);
+	}, 5000);
+});
