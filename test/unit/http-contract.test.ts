@@ -33,9 +33,8 @@ afterAll(async () => {
 interface Answer {
 	status: number;
 	headers: Headers;
-	/** The parsed JSON body (undefined when empty). */
+	/** The parsed JSON body (undefined when empty or not JSON). */
 	body: unknown;
-	text: string;
 }
 
 /** A request and its whole answer; gives up after 2 s, so a stream where an error belongs fails the test quickly. */
@@ -43,7 +42,7 @@ async function request(path: string, init: RequestInit = {}, on: InProcessNode =
 	const res = await fetch(`${on.baseUrl}${path}`, { signal: AbortSignal.timeout(2000), ...init });
 	const text = await res.text();
 	const isJson = res.headers.get("content-type")?.startsWith("application/json") ?? false;
-	return { status: res.status, headers: res.headers, body: isJson && text ? JSON.parse(text) : undefined, text };
+	return { status: res.status, headers: res.headers, body: isJson && text ? JSON.parse(text) : undefined };
 }
 
 function postJson(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
