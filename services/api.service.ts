@@ -25,6 +25,8 @@ import { localBroadcast } from "./broadcast.service";
 interface GatewayRequest extends IncomingMessage {
 	$params: Record<string, unknown>;
 	body?: unknown;
+	/** The matched route's path (`/api`, `/chat`); undefined outside the routes. */
+	baseUrl?: string;
 }
 
 /** An X-Request-ID we accept from a client (or proxy); anything else is replaced by a new id. */
@@ -351,6 +353,16 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 				if (screened !== "pass") return this.sendChatError(req, res, screened.refused);
 				return gatewayMethods.httpHandler.call(this, req, res, next);
 			},
+		},
+
+		created() {
+			// moleculer-web hands a request no alias took to its static server with the URL made relative to the
+			// route (GET /api/app.js would be public/app.js): the demo page's files are served at the root only.
+			const serve: unknown = Reflect.get(this, "serve");
+			if (typeof serve !== "function") return;
+			const rootOnly = (req: GatewayRequest, res: ServerResponse, next: (err?: unknown) => void): void =>
+				req.baseUrl ? next() : serve(req, res, next);
+			Reflect.set(this, "serve", rootOnly);
 		},
 	};
 }
