@@ -9,8 +9,9 @@
  *   PORT (the cluster master hands each new connection to one instance). Streams live on an edge.
  * - chatcast-core: ingest + history. Stateless apart from Redis, so CORE_INSTANCES > 1 is safe
  *   (numbering and idempotency are atomic in Redis).
- * All of them join over MQTT_URL and REDIS_URL. Variables come from this environment or from the
- * env file CHATCAST_ENV_FILE (default .env, mode 0600; see .env.example); the environment wins.
+ * All of them join over MQTT_URL and REDIS_URL; EDGE_MQTT_URL / CORE_MQTT_URL, if set, give each app its own MQTT user
+ * (ansible/). Variables come from this environment or from the env file CHATCAST_ENV_FILE (default .env, mode 0600;
+ * see .env.example); the environment wins.
  */
 const os = require("node:os");
 const path = require("node:path");
@@ -20,6 +21,9 @@ const count = (value, fallback) => (Number.isInteger(Number(value)) && Number(va
 
 /** Metrics port of instance 0 of an app; instance n uses base + n (src/config.ts). "" turns metrics off. */
 const metricsPort = (value, fallback) => (value === "" ? {} : { METRICS_PORT: value || fallback });
+
+/** An app's own MQTT URL (its broker user, see ansible/) or the shared MQTT_URL; neither: the embedded broker. */
+const mqttUrl = value => (value || process.env.MQTT_URL ? { MQTT_URL: value || process.env.MQTT_URL } : {});
 
 const common = {
 	script: "dist/src/bin/start.js",
@@ -49,6 +53,7 @@ module.exports = {
 				NODE_ENV: "production",
 				SERVICES: "api,broadcast",
 				HOST: process.env.HOST || "0.0.0.0",
+				...mqttUrl(process.env.EDGE_MQTT_URL),
 				...metricsPort(process.env.EDGE_METRICS_PORT, "9100"),
 			},
 		},
@@ -60,6 +65,7 @@ module.exports = {
 			env: {
 				NODE_ENV: "production",
 				SERVICES: "ingest,history",
+				...mqttUrl(process.env.CORE_MQTT_URL),
 				...metricsPort(process.env.CORE_METRICS_PORT, "9200"),
 			},
 		},

@@ -2,16 +2,23 @@
 # Chatcast — ansible check (issue #5).
 #
 #  1. ansible-playbook --syntax-check and ansible-lint (production profile)
-#  2. applies the real mosquitto + redis roles (ansible/tests/throwaway.yml) to
+#  2. a --check run of the chatcast role; the role's secret checks refuse a
+#     placeholder or short CLUSTER_SECRET
+#  3. applies the real mosquitto + redis roles (ansible/tests/throwaway.yml) to
 #     a throw-away instance under a temp dir, on free high ports, without
 #     systemd, with random passwords; then a second apply must change nothing
-#  3. proves with real clients: the generated credentials work (plain + TLS),
-#     anonymous / wrong-password MQTT clients and password-less Redis clients
-#     are refused, the MQTT ACL confines the user to MOL-<namespace>/...,
-#     the Redis app user cannot run dangerous commands, maxmemory-policy is
-#     as configured, no plain-text password lands in the config files
-#  4. rotates the passwords with a third apply: new ones work, old ones fail
-#  5. stops the daemons it started (by the PIDs in their pid files) and
+#  4. proves with real clients: the edge, core and operator MQTT users work
+#     (plain + TLS) and reach each other on the Moleculer topics; anonymous,
+#     wrong-password and cross-user MQTT clients and password-less Redis
+#     clients are refused; the MQTT ACL confines every user to the Moleculer
+#     topics of MOL-<namespace>/...; the Redis app user cannot run dangerous
+#     commands; maxmemory-policy is noeviction; no plain-text password lands
+#     in the config files
+#  5. renders the chatcast role's env file (ansible/tests/chatcast-env.yml)
+#     for the throw-away instances: 0600, CLUSTER_SECRET, EDGE_/CORE_MQTT_URL
+#  6. rotates the passwords with a third apply: new ones work, old ones fail;
+#     with the hook, real nodes run mid cluster-secret rotation
+#  7. stops the daemons it started (by the PIDs in their pid files) and
 #     removes the temp dir (also on failure, via trap)
 #
 # Needs root (the roles chown to the mosquitto/redis users) and these Debian
@@ -20,8 +27,10 @@
 # The host's own Redis (6379) and Mosquitto (1883) are never touched.
 #
 # Hook: if CHATCAST_CONNECT_CHECK is set to a shell command, it is run with
-# MQTT_URL, REDIS_URL, NAMESPACE and MQTT_TOPIC_SEPARATOR exported for the
-# throw-away instances, and its exit status counts as one check.
+# CHATCAST_ENV_FILE (the env file the chatcast role rendered for the
+# throw-away instances; CHATCAST_EDGE_ENV_FILE, if set, is the edges' one) and
+# REDIS_ADMIN_URL exported, and its exit status counts as one check. It runs
+# once after the first apply and once after the rotation.
 #
 # Last line of output: "N passed, M failed". Exit status 0 only if M is 0.
 set -euo pipefail
@@ -130,30 +139,38 @@ for s in socks:
 EOF
 )
 rand() { "$PY" -c 'import secrets; print(secrets.token_hex(20))'; }
-MQTT_PW=$(rand)
+EDGE_PW=$(rand)
+CORE_PW=$(rand)
+OPER_PW=$(rand)
 PROBE_PW=$(rand)
 REDIS_APP_PW=$(rand)
+CLUSTER_SECRET=$(rand)$(rand) # 80 hex characters (at least 32 are required)
+CLUSTER_SECRET_PREVIOUS=""
 
-write_vars() { # mqtt_pw redis_app_pw -> $T/secrets/vars.json (0600)
-  (umask 077 && "$PY" - "$T" "$MQTT_PORT" "$MQTT_TLS_PORT" "$REDIS_PORT" "$1" "$PROBE_PW" "$2" >"$T/secrets/vars.json" <<'EOF'
-import json, sys
-d, mp, mtp, rp, mpw, ppw, rpw = sys.argv[1:]
-print(json.dumps({
-    "throwaway_dir": d,
-    "throwaway_mqtt_port": int(mp),
-    "throwaway_mqtt_tls_port": int(mtp),
-    "throwaway_redis_port": int(rp),
-    "throwaway_mqtt_password": mpw,
-    "throwaway_probe_password": ppw,
-    "throwaway_redis_app_password": rpw,
-}))
-EOF
-  )
+# The current ports, passwords and secrets -> $T/secrets/vars.json (0600), the
+# extra vars of tests/throwaway.yml and tests/chatcast-env.yml.
+write_vars() {
+  (umask 077 && env throwaway_dir="$T" throwaway_env_dir="$T/env" throwaway_mqtt_port="$MQTT_PORT" \
+    throwaway_mqtt_tls_port="$MQTT_TLS_PORT" throwaway_redis_port="$REDIS_PORT" \
+    throwaway_mqtt_edge_password="$EDGE_PW" throwaway_mqtt_core_password="$CORE_PW" \
+    throwaway_mqtt_operator_password="$OPER_PW" throwaway_probe_password="$PROBE_PW" \
+    throwaway_redis_app_password="$REDIS_APP_PW" throwaway_cluster_secret="$CLUSTER_SECRET" \
+    throwaway_cluster_secret_previous="$CLUSTER_SECRET_PREVIOUS" "$PY" -c '
+import json, os
+ports = {"throwaway_mqtt_port", "throwaway_mqtt_tls_port", "throwaway_redis_port"}
+print(json.dumps({k: int(v) if k in ports else v for k, v in os.environ.items() if k.startswith("throwaway_")}))
+' >"$T/secrets/vars.json")
 }
 
 apply() { # log-name -> runs the throw-away playbook, output in $LOGDIR/<name>.log
   timeout 150 ansible-playbook -i inventory/local.ini tests/throwaway.yml \
     -e "@$T/secrets/vars.json" >"$LOGDIR/$1.log" 2>&1
+}
+render_env() { # log-name [extra -e args...] -> the chatcast role's env file in $T/env (tests/chatcast-env.yml)
+  local name=$1
+  shift
+  timeout 60 ansible-playbook -i inventory/local.ini tests/chatcast-env.yml \
+    -e "@$T/secrets/vars.json" "$@" >"$LOGDIR/$name.log" 2>&1
 }
 recap() { grep -E '^localhost +:' "$LOGDIR/$1.log" | tail -1; }
 show_log() { echo "     ---- last lines of $1:"; tail -n "${2:-25}" "$LOGDIR/$1.log" | sed 's/^/     | /'; }
@@ -168,14 +185,15 @@ SYS_BEFORE=$(system_listeners)
 info "temp dir $T, ports mqtt=$MQTT_PORT mqtts=$MQTT_TLS_PORT redis=$REDIS_PORT"
 
 # ------------------------------------------------------ syntax-check + lint
-if ansible-playbook -i inventory/local.ini --syntax-check site.yml tests/throwaway.yml tests/chatcast-check.yml >"$LOGDIR/syntax.log" 2>&1; then
-  pass "ansible-playbook --syntax-check site.yml tests/throwaway.yml tests/chatcast-check.yml"
+PLAYBOOKS=(site.yml tests/throwaway.yml tests/chatcast-check.yml tests/chatcast-env.yml)
+if ansible-playbook -i inventory/local.ini --syntax-check "${PLAYBOOKS[@]}" >"$LOGDIR/syntax.log" 2>&1; then
+  pass "ansible-playbook --syntax-check ${PLAYBOOKS[*]}"
 else
   fail "ansible-playbook --syntax-check"
   show_log syntax
 fi
 
-if timeout 120 ansible-lint --offline --nocolor --profile production site.yml tests/throwaway.yml tests/chatcast-check.yml roles group_vars >"$LOGDIR/lint.log" 2>&1; then
+if timeout 120 ansible-lint --offline --nocolor --profile production "${PLAYBOOKS[@]}" roles group_vars >"$LOGDIR/lint.log" 2>&1; then
   pass "ansible-lint --profile production ($(grep -Eo 'Passed with [a-z]+ profile' "$LOGDIR/lint.log" | head -1 || true))"
 else
   fail "ansible-lint --profile production"
@@ -192,8 +210,17 @@ else
   show_log chatcast-check 30
 fi
 
+# The chatcast role's secret checks (its env tasks, for real, into $T/env).
+write_vars
+refuses_secret() { # description value: the role must refuse CLUSTER_SECRET=value and write no env file
+  local name="refuse-$RANDOM"
+  ! render_env "$name" -e "throwaway_cluster_secret=$1" && grep -q 'chatcast_cluster_secret (at least 32 characters)' "$LOGDIR/$name.log" &&
+    [ ! -e "$T/env/chatcast.env" ]
+}
+check "chatcast role refuses the CHANGE_ME placeholder as CLUSTER_SECRET" refuses_secret CHANGE_ME
+check "chatcast role refuses a CLUSTER_SECRET shorter than 32 characters (31)" refuses_secret "$(head -c 31 <<<"$CLUSTER_SECRET")"
+
 # ----------------------------------------------------------- first apply
-write_vars "$MQTT_PW" "$REDIS_APP_PW"
 if apply apply1; then
   pass "apply #1: mosquitto + redis roles on a throw-away instance ($(recap apply1 | tr -s ' '))"
 else
@@ -241,13 +268,22 @@ roundtrip() {
   grep -qx -- "$topic $msg" "$out"
 }
 
-check "MQTT: chatcast user publishes+subscribes on MOL-$NAMESPACE/EVENT/node-1" \
-  roundtrip chatcast "$MQTT_PW" chatcast "$MQTT_PW" "MOL-$NAMESPACE/EVENT/node-1" "$MQTT_PORT"
-check "MQTT: chatcast user publishes+subscribes on MOL-$NAMESPACE/DISCOVER" \
-  roundtrip chatcast "$MQTT_PW" chatcast "$MQTT_PW" "MOL-$NAMESPACE/DISCOVER" "$MQTT_PORT"
+# Every account reaches the others on the Moleculer topics: an edge calls a
+# core (REQ), the core answers and emits (RES, EVENT), the operator's REPL
+# discovers, every node heartbeats.
+check "MQTT: edge user -> core user on MOL-$NAMESPACE/REQ/core-1" \
+  roundtrip chatcast_core "$CORE_PW" chatcast_edge "$EDGE_PW" "MOL-$NAMESPACE/REQ/core-1" "$MQTT_PORT"
+check "MQTT: core user -> edge user on MOL-$NAMESPACE/RES/edge-1" \
+  roundtrip chatcast_edge "$EDGE_PW" chatcast_core "$CORE_PW" "MOL-$NAMESPACE/RES/edge-1" "$MQTT_PORT"
+check "MQTT: core user -> edge user on MOL-$NAMESPACE/EVENT/edge-1" \
+  roundtrip chatcast_edge "$EDGE_PW" chatcast_core "$CORE_PW" "MOL-$NAMESPACE/EVENT/edge-1" "$MQTT_PORT"
+check "MQTT: operator user -> edge user on MOL-$NAMESPACE/DISCOVER" \
+  roundtrip chatcast_edge "$EDGE_PW" operator "$OPER_PW" "MOL-$NAMESPACE/DISCOVER" "$MQTT_PORT"
+check "MQTT: edge user -> operator user on MOL-$NAMESPACE/HEARTBEAT" \
+  roundtrip operator "$OPER_PW" chatcast_edge "$EDGE_PW" "MOL-$NAMESPACE/HEARTBEAT" "$MQTT_PORT"
 MQ_OPTS=(-h localhost --cafile "$CAFILE")
-check "MQTT/TLS: round trip on the TLS listener (port $MQTT_TLS_PORT, generated certificate verified)" \
-  roundtrip chatcast "$MQTT_PW" chatcast "$MQTT_PW" "MOL-$NAMESPACE/INFO/node-1" "$MQTT_TLS_PORT"
+check "MQTT/TLS: core -> edge on the TLS listener (port $MQTT_TLS_PORT, generated certificate verified)" \
+  roundtrip chatcast_edge "$EDGE_PW" chatcast_core "$CORE_PW" "MOL-$NAMESPACE/INFO/edge-1" "$MQTT_TLS_PORT"
 MQ_OPTS=()
 
 refused() { # command... : must fail with "not authorised"
@@ -256,48 +292,62 @@ refused() { # command... : must fail with "not authorised"
   grep -qi 'not authori[sz]ed' <<<"$out"
 }
 check "MQTT: anonymous publish is refused (not authorised)" \
-  refused mq mosquitto_pub -p "$MQTT_PORT" -t "MOL-$NAMESPACE/EVENT/x" -m anon
+  refused mq mosquitto_pub -p "$MQTT_PORT" -t "MOL-$NAMESPACE/HEARTBEAT" -m anon
 check "MQTT: anonymous subscribe is refused (not authorised)" \
   refused mq mosquitto_sub -p "$MQTT_PORT" -t "MOL-$NAMESPACE/#" -C 1 -W 5
 check "MQTT: wrong password is refused (not authorised)" \
-  refused mq mosquitto_pub -p "$MQTT_PORT" -u chatcast -P "wrong-$MQTT_PW" -t "MOL-$NAMESPACE/EVENT/x" -m bad
+  refused mq mosquitto_pub -p "$MQTT_PORT" -u chatcast_edge -P "wrong-$EDGE_PW" -t "MOL-$NAMESPACE/HEARTBEAT" -m bad
+check "MQTT: the edge user with the core user's password is refused (not authorised)" \
+  refused mq mosquitto_pub -p "$MQTT_PORT" -u chatcast_edge -P "$CORE_PW" -t "MOL-$NAMESPACE/HEARTBEAT" -m bad
+check "MQTT: the old shared user 'chatcast' does not exist (not authorised)" \
+  refused mq mosquitto_pub -p "$MQTT_PORT" -u chatcast -P "$CORE_PW" -t "MOL-$NAMESPACE/HEARTBEAT" -m bad
 check "MQTT/TLS: anonymous client is refused on the TLS listener" \
-  refused mq mosquitto_pub -p "$MQTT_TLS_PORT" -h localhost --cafile "$CAFILE" -t "MOL-$NAMESPACE/EVENT/x" -m anon
+  refused mq mosquitto_pub -p "$MQTT_TLS_PORT" -h localhost --cafile "$CAFILE" -t "MOL-$NAMESPACE/HEARTBEAT" -m anon
 
-FORBIDDEN=(other/topic "MOL-other/EVENT/node-1" "MOL-$NAMESPACE.EVENT.node-1" "MOL-${NAMESPACE}x/EVENT/n")
+# Outside the namespace, a "." separator, a command Moleculer does not use, a
+# command without / with a node ID where Moleculer uses the other form, and
+# deeper levels.
+FORBIDDEN=(other/topic "MOL-other/EVENT/node-1" "MOL-other/HEARTBEAT" "MOL-$NAMESPACE.EVENT.node-1"
+  "MOL-${NAMESPACE}x/EVENT/n" "MOL-$NAMESPACE/OTHER" "MOL-$NAMESPACE/EVENT" "MOL-$NAMESPACE/HEARTBEAT/n"
+  "MOL-$NAMESPACE/REQ/n/extra" "MOL-$NAMESPACE/EVENTB/group/chat.message")
+SENTINEL="MOL-$NAMESPACE/HEARTBEAT"
 
 # Watch as user $1/$2 on '#' while $3/$4 publishes FORBIDDEN topics; the
 # watcher must see the allowed sentinels but none of the forbidden topics.
 acl_probe() {
   local wu=$1 wp=$2 pu=$3 pp=$4 out="$LOGDIR/acl-$1-$3.out" i t
-  timeout 20 mosquitto_sub -p "$MQTT_PORT" -u "$wu" -P "$wp" -t '#' -t 'MOL-other/#' -t other/topic -v >"$out" 2>&1 &
+  timeout 20 mosquitto_sub -p "$MQTT_PORT" -u "$wu" -P "$wp" -t '#' -t 'MOL-other/#' -t other/topic -t "MOL-$NAMESPACE/#" -v >"$out" 2>&1 &
   local sub=$!
   BG_PIDS+=("$sub")
   for i in $(seq 1 40); do # wait until the watcher is subscribed
-    mq mosquitto_pub -p "$MQTT_PORT" -u "$pu" -P "$pp" -t "MOL-$NAMESPACE/ready" -m ready -q 1 >/dev/null 2>&1 || true
-    grep -q "^MOL-$NAMESPACE/ready ready" "$out" && break
+    mq mosquitto_pub -p "$MQTT_PORT" -u "$pu" -P "$pp" -t "$SENTINEL" -m ready -q 1 >/dev/null 2>&1 || true
+    grep -q "^$SENTINEL ready" "$out" && break
     sleep 0.2
   done
   for t in "${FORBIDDEN[@]}"; do
     mq mosquitto_pub -p "$MQTT_PORT" -u "$pu" -P "$pp" -t "$t" -m forbidden -q 1 >/dev/null 2>&1 || true
   done
   for i in $(seq 1 40); do # sentinel after the forbidden publishes
-    mq mosquitto_pub -p "$MQTT_PORT" -u "$pu" -P "$pp" -t "MOL-$NAMESPACE/done" -m done -q 1 >/dev/null 2>&1 || true
-    grep -q "^MOL-$NAMESPACE/done done" "$out" && break
+    mq mosquitto_pub -p "$MQTT_PORT" -u "$pu" -P "$pp" -t "$SENTINEL" -m done -q 1 >/dev/null 2>&1 || true
+    grep -q "^$SENTINEL done" "$out" && break
     sleep 0.2
   done
   kill "$sub" 2>/dev/null || true
   wait "$sub" 2>/dev/null || true
-  grep -q "^MOL-$NAMESPACE/ready ready" "$out" && grep -q "^MOL-$NAMESPACE/done done" "$out" \
-    && ! grep -q ' forbidden$' "$out"
+  grep -q "^$SENTINEL ready" "$out" && grep -q "^$SENTINEL done" "$out" && ! grep -q ' forbidden$' "$out"
 }
 # probe is a test-only superuser (readwrite #) used as the other party.
-check "MQTT ACL: chatcast cannot publish outside MOL-$NAMESPACE/ (other/..., MOL-other/..., MOL-$NAMESPACE.x, MOL-${NAMESPACE}x/...); a '#' watcher sees none of it" \
-  acl_probe probe "$PROBE_PW" chatcast "$MQTT_PW"
-check "MQTT ACL: broker logged 'Denied PUBLISH' for the out-of-namespace topics" \
-  bash -c 'grep -q "Denied PUBLISH .*other/topic" "$1" && grep -q "Denied PUBLISH .*MOL-other/EVENT/node-1" "$1"' _ "$MQ_LOG"
-check "MQTT ACL: chatcast subscribed to '#', MOL-other/# and other/topic receives nothing outside its namespace" \
-  acl_probe chatcast "$MQTT_PW" probe "$PROBE_PW"
+for u in chatcast_edge:"$EDGE_PW" chatcast_core:"$CORE_PW" operator:"$OPER_PW"; do
+  check "MQTT ACL: ${u%%:*} cannot publish outside the Moleculer topics of MOL-$NAMESPACE/ (${#FORBIDDEN[@]} topics: other namespaces, '.', other commands and levels); a '#' watcher sees none of it" \
+    acl_probe probe "$PROBE_PW" "${u%%:*}" "${u#*:}"
+done
+check "MQTT ACL: broker logged 'Denied PUBLISH' for the forbidden topics" \
+  bash -c 'grep -q "Denied PUBLISH .*other/topic" "$1" && grep -q "Denied PUBLISH .*MOL-other/EVENT/node-1" "$1" &&
+           grep -q "Denied PUBLISH .*MOL-$2/OTHER" "$1"' _ "$MQ_LOG" "$NAMESPACE"
+for u in chatcast_edge:"$EDGE_PW" chatcast_core:"$CORE_PW"; do
+  check "MQTT ACL: ${u%%:*} subscribed to '#', MOL-$NAMESPACE/#, MOL-other/# and other/topic receives none of the forbidden topics" \
+    acl_probe "${u%%:*}" "${u#*:}" probe "$PROBE_PW"
+done
 
 # ----------------------------------------------------------------- Redis
 ADMIN_PW_FILE="$T/secrets/redis-throwaway-default.password"
@@ -337,8 +387,8 @@ check "Redis: app user may not touch keys outside $NAMESPACE: (SET other:key -> 
 check "Redis: app user may not run dangerous commands (CONFIG SET / FLUSHALL -> NOPERM)" \
   bash -c 'a=$("$@" CONFIG SET maxmemory 0); b=$("$@" FLUSHALL); [[ $a == *NOPERM* && $b == *NOPERM* ]]' _ \
   timeout 10 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning --user chatcast --pass "$REDIS_APP_PW"
-check "Redis: maxmemory-policy is volatile-lru" \
-  bash -c '[ "$("$@" CONFIG GET maxmemory-policy | sed -n 2p)" = volatile-lru ]' _ \
+check "Redis: maxmemory-policy is noeviction (a full Redis refuses writes, it never drops history)" \
+  bash -c '[ "$("$@" CONFIG GET maxmemory-policy | sed -n 2p)" = noeviction ]' _ \
   timeout 10 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning -a "$ADMIN_PW"
 check "Redis: maxmemory is 64mb (67108864)" \
   bash -c '[ "$("$@" CONFIG GET maxmemory | sed -n 2p)" = 67108864 ]' _ \
@@ -349,7 +399,8 @@ check "Redis: bound to 127.0.0.1 only, protected-mode yes" \
 
 # ------------------------------------------------------------ files/secrets
 no_plaintext() { # no password in clear in the generated configs
-  ! grep -rqF -e "$MQTT_PW" -e "$PROBE_PW" -e "$REDIS_APP_PW" -e "$ADMIN_PW" "$T/mosquitto/etc" "$T/redis/etc"
+  ! grep -rqF -e "$EDGE_PW" -e "$CORE_PW" -e "$OPER_PW" -e "$PROBE_PW" -e "$REDIS_APP_PW" -e "$ADMIN_PW" \
+    "$T/mosquitto/etc" "$T/redis/etc"
 }
 check "MQTT: TCP_NODELAY on (Moleculer's small back-to-back packets would wait ~40 ms each)" \
   grep -qx "set_tcp_nodelay true" "$T/mosquitto/etc/mosquitto.conf"
@@ -362,49 +413,98 @@ modes_ok() {
     [ "$(stat -c '%a' "$ADMIN_PW_FILE")" = 600 ]
 }
 check "secrets: password file, ACL, TLS key and redis.conf are 0640 root:<service group>; generated secret 0600" modes_ok
-check "mosquitto ACL file grants exactly 'topic readwrite MOL-$NAMESPACE/#' to chatcast" \
-  bash -c 'awk "/^user chatcast\$/{f=1;next} /^user /{f=0} f && /^topic/" "$1" | grep -qx "topic readwrite MOL-$2/#" &&
-           [ "$(awk "/^user chatcast\$/{f=1;next} /^user /{f=0} f && /^topic/" "$1" | wc -l)" = 1 ]' _ "$T/mosquitto/etc/acl" "$NAMESPACE"
+# What a Moleculer 0.15 node subscribes to (and so the only topics it publishes to).
+MOLECULER_TOPICS="DISCOVER DISCOVER/+ INFO INFO/+ HEARTBEAT DISCONNECT PING PING/+ PONG/+ EVENT/+ REQ/+ RES/+"
+acl_is_exact() { # user: its ACL lines are exactly "topic readwrite MOL-<ns>/<t>" for the Moleculer topics
+  local t want=""
+  for t in $MOLECULER_TOPICS; do want+="topic readwrite MOL-$NAMESPACE/$t"$'\n'; done
+  [ "$(awk -v u="user $1" '$0 == u {f=1; next} /^user /{f=0} f && /^topic/' "$T/mosquitto/etc/acl" | sort)" = "$(sort <<<"${want%$'\n'}")" ]
+}
+for u in chatcast_edge chatcast_core operator; do
+  check "mosquitto ACL grants $u exactly the 12 Moleculer topics of MOL-$NAMESPACE/ ($MOLECULER_TOPICS)" acl_is_exact "$u"
+done
 
-# ----------------------------------------------- hook: real Chatcast node
-# >>> CHATCAST_CONNECT_CHECK hook (the lead adds a real Chatcast node check here)
-if [ -n "${CHATCAST_CONNECT_CHECK:-}" ]; then
-  info "running CHATCAST_CONNECT_CHECK against the throw-away instances"
+# ------------------------------------------ the chatcast role's env file
+ENV_FILE="$T/env/chatcast.env"
+env_has() { # file secret previous: what the role wrote, read back the way pm2 gets it (set -a; . file)
+  env -i bash -c 'set -a; . "$1"; set +a
+    [ "$CLUSTER_SECRET" = "$2" ] && [ "${CLUSTER_SECRET_PREVIOUS-unset}" = "$3" ] && [ -z "${MQTT_URL+set}" ] &&
+    [ "$EDGE_MQTT_URL" = "mqtt://chatcast_edge:$4@127.0.0.1:$6" ] && [ "$CORE_MQTT_URL" = "mqtt://chatcast_core:$5@127.0.0.1:$6" ] &&
+    [ "$REDIS_URL" = "redis://chatcast:$7@127.0.0.1:$8/0" ] && [ "$MQTT_TOPIC_SEPARATOR" = / ]' _ \
+    "$1" "$2" "$3" "$EDGE_PW" "$CORE_PW" "$MQTT_PORT" "$REDIS_APP_PW" "$REDIS_PORT"
+}
+if render_env env1 && [[ "$(recap env1)" =~ failed=0\  ]]; then
+  pass "chatcast role: env file rendered for the throw-away instances ($(recap env1 | tr -s ' '))"
+else
+  fail "chatcast role: env file not rendered"
+  show_log env1 30
+fi
+env_first() { [ "$(stat -c '%a %U' "$ENV_FILE")" = "600 root" ] && env_has "$ENV_FILE" "$CLUSTER_SECRET" ""; }
+check "chatcast env file is 0600 and holds CLUSTER_SECRET, an empty CLUSTER_SECRET_PREVIOUS, EDGE_MQTT_URL (chatcast_edge), CORE_MQTT_URL (chatcast_core), REDIS_URL and no shared MQTT_URL" \
+  env_first
+env_again() { render_env env2 && [[ "$(recap env2)" =~ changed=0\ .*failed=0\  ]]; }
+check "chatcast env file: a second render with the same inputs changes nothing" env_again
+
+# ----------------------------------------------- hook: real Chatcast nodes
+# >>> CHATCAST_CONNECT_CHECK hook
+run_connect_check() { # label [edge env file]: the hook with the env file(s) the chatcast role rendered
+  [ -n "${CHATCAST_CONNECT_CHECK:-}" ] || return 0
+  info "running CHATCAST_CONNECT_CHECK ($1) against the throw-away instances"
   if (
-    export MQTT_URL="mqtt://chatcast:$MQTT_PW@127.0.0.1:$MQTT_PORT"
-    export REDIS_URL="redis://chatcast:$REDIS_APP_PW@127.0.0.1:$REDIS_PORT/0"
-    export NAMESPACE MQTT_TOPIC_SEPARATOR=/
+    export CHATCAST_ENV_FILE="$ENV_FILE" CHATCAST_EDGE_ENV_FILE="${2:-$ENV_FILE}"
+    export REDIS_ADMIN_URL="redis://default:$ADMIN_PW@127.0.0.1:$REDIS_PORT/0"
     cd "$ROOT" && bash -c "$CHATCAST_CONNECT_CHECK"
   ); then
-    pass "CHATCAST_CONNECT_CHECK: $CHATCAST_CONNECT_CHECK"
+    pass "CHATCAST_CONNECT_CHECK ($1): $CHATCAST_CONNECT_CHECK"
   else
-    fail "CHATCAST_CONNECT_CHECK: $CHATCAST_CONNECT_CHECK"
+    fail "CHATCAST_CONNECT_CHECK ($1): $CHATCAST_CONNECT_CHECK"
   fi
-fi
+}
+run_connect_check "edge and core nodes with the generated credentials"
 # <<< CHATCAST_CONNECT_CHECK hook
 
-# ------------------------------------------------- password rotation apply
-OLD_MQTT_PW=$MQTT_PW
-OLD_REDIS_APP_PW=$REDIS_APP_PW
-MQTT_PW=$(rand)
-REDIS_APP_PW=$(rand)
-write_vars "$MQTT_PW" "$REDIS_APP_PW"
+# ---------------------------------------- password and secret rotation
+OLD_EDGE_PW=$EDGE_PW OLD_CORE_PW=$CORE_PW OLD_OPER_PW=$OPER_PW OLD_REDIS_APP_PW=$REDIS_APP_PW
+EDGE_PW=$(rand) CORE_PW=$(rand) OPER_PW=$(rand) REDIS_APP_PW=$(rand)
+write_vars
 if apply apply3 && [[ "$(recap apply3)" =~ failed=0\  ]]; then
   pass "apply #3: password rotation ($(recap apply3 | tr -s ' '))"
 else
   fail "apply #3 (password rotation) failed"
   show_log apply3 40
 fi
-check "rotation: new MQTT password works" \
-  roundtrip chatcast "$MQTT_PW" chatcast "$MQTT_PW" "MOL-$NAMESPACE/EVENT/node-2" "$MQTT_PORT"
-check "rotation: old MQTT password is refused" \
-  refused mq mosquitto_pub -p "$MQTT_PORT" -u chatcast -P "$OLD_MQTT_PW" -t "MOL-$NAMESPACE/EVENT/x" -m old
+new_passwords_work() {
+  roundtrip chatcast_core "$CORE_PW" chatcast_edge "$EDGE_PW" "MOL-$NAMESPACE/REQ/core-2" "$MQTT_PORT" &&
+    roundtrip chatcast_edge "$EDGE_PW" chatcast_core "$CORE_PW" "MOL-$NAMESPACE/RES/edge-2" "$MQTT_PORT" &&
+    roundtrip chatcast_edge "$EDGE_PW" operator "$OPER_PW" "MOL-$NAMESPACE/PING" "$MQTT_PORT"
+}
+check "rotation: new MQTT passwords work (edge -> core, core -> edge, operator -> edge)" new_passwords_work
+for u in chatcast_edge:"$OLD_EDGE_PW" chatcast_core:"$OLD_CORE_PW" operator:"$OLD_OPER_PW"; do
+  check "rotation: old MQTT password of ${u%%:*} is refused" \
+    refused mq mosquitto_pub -p "$MQTT_PORT" -u "${u%%:*}" -P "${u#*:}" -t "MOL-$NAMESPACE/HEARTBEAT" -m old
+done
 check "rotation: new Redis app password works" \
   out_is PONG rc --user chatcast --pass "$REDIS_APP_PW" PING
 check "rotation: old Redis app password is refused (WRONGPASS)" \
   out_has 'WRONGPASS' rc --user chatcast --pass "$OLD_REDIS_APP_PW" PING
 check "rotation: history written before the rotation survived the Redis restart" \
   out_is m1 rc --user chatcast --pass "$REDIS_APP_PW" LINDEX "$NAMESPACE:history:test" 0
+
+# The cluster secret, in the middle of the rollout ansible/README.md describes:
+# the core has moved on to step 2 (signs with the new secret, still accepts
+# the old one), the edge is still at step 1 (signs with the old, accepts the new).
+OLD_SECRET=$CLUSTER_SECRET
+NEW_SECRET=$(rand)$(rand)
+EDGE_ENV_FILE="$T/env-edge/chatcast.env"
+CLUSTER_SECRET=$OLD_SECRET CLUSTER_SECRET_PREVIOUS=$NEW_SECRET
+write_vars
+step1() { render_env env-edge -e "throwaway_env_dir=$T/env-edge" && env_has "$EDGE_ENV_FILE" "$OLD_SECRET" "$NEW_SECRET"; }
+check "secret rotation step 1 (edge's env file): CLUSTER_SECRET old, CLUSTER_SECRET_PREVIOUS new" step1
+CLUSTER_SECRET=$NEW_SECRET CLUSTER_SECRET_PREVIOUS=$OLD_SECRET
+write_vars
+step2() { render_env env3 && env_has "$ENV_FILE" "$NEW_SECRET" "$OLD_SECRET"; }
+check "secret rotation step 2 (env file): CLUSTER_SECRET new, CLUSTER_SECRET_PREVIOUS old" step2
+run_connect_check "after the rotation: new passwords; edge at secret step 1, core at step 2" "$EDGE_ENV_FILE"
 
 # ------------------------------------------------------------- stop daemons
 MQ_PID=$(cat "$T/mosquitto/run/mosquitto.pid" 2>/dev/null || true)

@@ -42,7 +42,7 @@ EXAMPLES = r"""
   mosquitto_password_file:
     path: /etc/mosquitto/passwd
     users:
-      - {name: chatcast, password: "{{ vault_mqtt_password }}"}
+      - {name: chatcast_edge, password: "{{ vault_mqtt_edge_password }}"}
     owner: root
     group: mosquitto
     mode: "0640"
