@@ -208,6 +208,15 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 		},
 
 		created() {
+			// moleculer-web hands a request no alias took to its static server with the URL made relative to the
+			// route (GET /api/app.js would be public/app.js): the demo page's files are served at the root only.
+			const serve: unknown = Reflect.get(this, "serve");
+			if (typeof serve === "function") {
+				const rootOnly = (req: GatewayRequest, res: ServerResponse, next: (err?: unknown) => void): void =>
+					req.baseUrl ? next() : serve(req, res, next);
+				Reflect.set(this, "serve", rootOnly);
+			}
+
 			this.limitsRedis = config.rateLimits && config.redisUrl ? limitsConnection(config.redisUrl) : undefined;
 			const limiter = (action: "publish" | "streamOpen"): RateLimiter | undefined => {
 				const rate = config.rateLimits?.[action];
@@ -353,16 +362,6 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 				if (screened !== "pass") return this.sendChatError(req, res, screened.refused);
 				return gatewayMethods.httpHandler.call(this, req, res, next);
 			},
-		},
-
-		created() {
-			// moleculer-web hands a request no alias took to its static server with the URL made relative to the
-			// route (GET /api/app.js would be public/app.js): the demo page's files are served at the root only.
-			const serve: unknown = Reflect.get(this, "serve");
-			if (typeof serve !== "function") return;
-			const rootOnly = (req: GatewayRequest, res: ServerResponse, next: (err?: unknown) => void): void =>
-				req.baseUrl ? next() : serve(req, res, next);
-			Reflect.set(this, "serve", rootOnly);
 		},
 	};
 }
