@@ -27,12 +27,14 @@ export interface InProcessNode {
 
 /**
  * Starts the default services (or `overrides.services`) with the default configuration plus
- * `overrides`; history is always in memory and the gateway always on 127.0.0.1, port 0.
+ * `overrides`; history is always in memory and the gateway always on 127.0.0.1, port 0. Rate limits are
+ * off unless `overrides.rateLimits` sets them (the contract tests publish faster than a person types).
  */
 export async function startInProcess(overrides: Partial<ChatcastConfig> = {}): Promise<InProcessNode> {
 	const config: ChatcastConfig = {
 		...loadConfig({}),
 		nodeID: `in-process-${randomUUID().slice(0, 8)}`,
+		rateLimits: undefined,
 		...overrides,
 		redisUrl: undefined,
 		mqttUrl: undefined,
