@@ -4,7 +4,7 @@
  *
  * @example
  *   await ctx.call("history.append", draft);                                 // → { message, created }
- *   await ctx.call("history.range", { channel, after: 41, limit: 50 });      // → { channel, messages, oldestSeq, lastSeq }
+ *   await ctx.call("history.range", { channel, after: 41, limit: 50 });      // → { channel, epoch, messages, oldestSeq, lastSeq }
  */
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { loadConfig } from "../src/config";
@@ -72,7 +72,7 @@ const HistoryService: ServiceSchema<HistorySettings, HistoryMethods, HistoryVars
 			},
 		},
 
-		/** Last seq per channel; broadcast nodes compare it with what they delivered, to catch a lost last message. */
+		/** `{ epoch, lastSeq }` per channel; broadcast nodes compare it with their position, to catch a lost last message or a restarted count. */
 		heads: {
 			visibility: "public",
 			params: { channels: { type: "array", items: "string", max: 1000 } },
