@@ -172,13 +172,14 @@ describe("ChannelHub", () => {
 	});
 
 	test("a Last-Event-ID older than the retained window gets event: reset first", async () => {
-		const { hub, channel, append } = setup(5);
+		const { hub, channel, append, store } = setup(5);
 		for (let i = 0; i < 10; i++) await append();
 		const sink = new TestSink();
 		await hub.subscribe(channel, sink, { lastEventId: 2 });
 		await waitFor(() => sink.seqs.length === 5);
 		expect(sink.events[0]).toMatchObject({ event: "reset" });
-		expect(JSON.parse(sink.events[0].data)).toEqual({ oldestSeq: 6, lastSeq: 10 });
+		const { epoch } = await store.range(channel, 0, 0);
+		expect(JSON.parse(sink.events[0].data)).toEqual({ epoch, oldestSeq: 6, lastSeq: 10 });
 		expect(sink.seqs).toEqual([6, 7, 8, 9, 10]);
 	});
 
@@ -191,6 +192,28 @@ describe("ChannelHub", () => {
 		await waitFor(() => sink.seqs.length === 2);
 		expect(sink.events[0].event).toBe("reset");
 		expect(sink.seqs).toEqual([1, 2]);
+	});
+
+	test("a restarted count (new epoch) reaches live streams as event: reset, then the new messages", async () => {
+		const history = { store: new MemoryHistory({ limit: 100, ttlSeconds: 3600, idempotencySeconds: 600 }) };
+		const hub = new ChannelHub({ fetchHistory: (c, after, l) => history.store.range(c, after, l), repairRetryMs: 10 });
+		const channel = randomUUID();
+		const append = async (): Promise<ChatMessage> =>
+			(await history.store.append({ id: randomUUID(), channel, author: "a", text: "x", sentAt: new Date().toISOString() }))
+				.message;
+		const sink = new TestSink();
+		await hub.subscribe(channel, sink);
+		hub.deliver(await append());
+		hub.deliver(await append());
+		history.store = new MemoryHistory({ limit: 100, ttlSeconds: 3600, idempotencySeconds: 600 }); // the store lost its count
+		const fresh = await append();
+		hub.deliver(fresh);
+		await waitFor(() => sink.seqs.length === 3);
+		expect(sink.events.map(e => e.event)).toEqual(["message", "message", "reset", "message"]);
+		expect(JSON.parse(sink.events[2].data)).toEqual({ epoch: fresh.epoch, oldestSeq: 1, lastSeq: 1 });
+		expect(sink.seqs).toEqual([1, 2, 1]);
+		expect(hub.servedChannels()).toEqual([channel]);
+		hub.closeAll(0);
 	});
 
 	test("resyncAll catches up channels whose packets were lost", async () => {
