@@ -123,6 +123,35 @@ describe("ChannelHub", () => {
 		expect(sink.seqs).toEqual([2, 3, 4, 5, 6, 7, 8]);
 	});
 
+	test("a stream opened without Last-Event-ID gets what was delivered while its history read was under way", async () => {
+		const { store, channel, append } = setup();
+		let gate: Promise<void> | undefined;
+		const hub = new ChannelHub({
+			fetchHistory: async (c, after, limit) => {
+				const page = await store.range(c, after, limit);
+				await gate;
+				return page;
+			},
+		});
+		const early = new TestSink();
+		await hub.subscribe(channel, early); // the channel is served here already
+		let release = (): void => undefined;
+		gate = new Promise<void>(r => {
+			release = r;
+		});
+		const sink = new TestSink();
+		const subscribed = hub.subscribe(channel, sink); // its read saw lastSeq 0, then waits
+		hub.deliver(await append());
+		await tick();
+		release();
+		await subscribed;
+		hub.deliver(await append());
+		await waitFor(() => sink.seqs.length >= 2);
+		await tick();
+		expect(sink.seqs).toEqual([1, 2]);
+		expect(early.seqs).toEqual([1, 2]);
+	});
+
 	test("a replay longer than one page is read page by page", async () => {
 		const { hub, channel, append, fetches } = setup(100, { pageSize: 4 });
 		for (let i = 0; i < 10; i++) await append();
