@@ -27,6 +27,7 @@ function messages(channel: string, count: number): ChatMessage[] {
 	return Array.from({ length: count }, (_, i) => ({
 		id: randomUUID(),
 		seq: i + 1,
+		epoch: "bench",
 		channel,
 		author: "bench",
 		text: `message ${i} `.repeat(8),

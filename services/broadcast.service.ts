@@ -10,7 +10,7 @@
  */
 import type { ServerResponse } from "node:http";
 import type { Context, Service, ServiceBroker, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { ChannelHub, type StreamFormat } from "../src/channel-hub";
+import { ChannelHub, type StreamFormat, type StreamPosition } from "../src/channel-hub";
 import type { ChatcastConfig } from "../src/config";
 import {
 	BROADCAST_GROUP,
@@ -197,13 +197,13 @@ export function createBroadcastService(
 					.catch((err: Error) => this.logger.warn("Presence announcement failed:", err.message));
 			},
 
-			/** Asks history for the last seq of every served channel and repairs the channels that are behind. */
+			/** Asks history for the head (epoch, last seq) of every served channel and repairs the channels that are behind. */
 			async checkHeads(): Promise<void> {
 				const channels = this.hub.servedChannels();
 				for (let i = 0; i < channels.length; i += HEADS_BATCH_MAX) {
 					try {
 						this.hub.catchUp(
-							await this.broker.call<Record<string, number>, object>("history.heads", {
+							await this.broker.call<Record<string, StreamPosition>, object>("history.heads", {
 								channels: channels.slice(i, i + HEADS_BATCH_MAX),
 							}),
 						);

@@ -5,7 +5,7 @@
  * @example
  *   broker.createService(createHistoryService(config));
  *   await ctx.call("history.append", draft);                                 // → { message, created }
- *   await ctx.call("history.range", { channel, after: 41, limit: 50 });      // → { channel, messages, oldestSeq, lastSeq }
+ *   await ctx.call("history.range", { channel, after: 41, limit: 50 });      // → { channel, epoch, messages, oldestSeq, lastSeq }
  */
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { ChatcastConfig } from "../src/config";
@@ -75,7 +75,7 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 				},
 			},
 
-			/** Last seq per channel; broadcast nodes compare it with what they delivered, to catch a lost last message. */
+			/** `{ epoch, lastSeq }` per channel; broadcast nodes compare it with their position, to catch a lost last message or a restarted count. */
 			heads: {
 				visibility: "public",
 				params: { channels: { type: "array", items: "string", max: HEADS_BATCH_MAX } },

@@ -3,9 +3,18 @@
  * For development and tests only: it lives in one process, so only that process's history service sees it.
  */
 import type { ChatMessage, MessageDraft } from "./message";
-import type { AppendResult, HistoryPage, HistoryStore, HistoryStoreOptions } from "./history-store";
+import {
+	type AppendResult,
+	type ChannelHead,
+	type HistoryPage,
+	type HistoryStore,
+	type HistoryStoreOptions,
+	newEpoch,
+} from "./history-store";
 
 interface ChannelLog {
+	/** Created with the log: a new store (a restarted process) counts in a new epoch. */
+	epoch: string;
 	lastSeq: number;
 	messages: ChatMessage[];
 	expiresAt: number;
@@ -23,7 +32,7 @@ export class MemoryHistory implements HistoryStore {
 	async append(draft: MessageDraft): Promise<AppendResult> {
 		let log = this.current(draft.channel);
 		if (!log) {
-			log = { lastSeq: 0, messages: [], expiresAt: 0, idempotent: new Map() };
+			log = { epoch: newEpoch(), lastSeq: 0, messages: [], expiresAt: 0, idempotent: new Map() };
 			this.channels.set(draft.channel, log);
 		}
 		const now = this.now();
@@ -36,7 +45,7 @@ export class MemoryHistory implements HistoryStore {
 			const seen = log.idempotent.get(draft.clientMsgId);
 			if (seen && seen.expiresAt > now) return { message: seen.message, created: false };
 		}
-		const message: ChatMessage = { seq: ++log.lastSeq, ...draft };
+		const message: ChatMessage = { seq: ++log.lastSeq, epoch: log.epoch, ...draft };
 		log.messages.push(message);
 		if (log.messages.length > this.options.limit) log.messages.splice(0, log.messages.length - this.options.limit);
 		log.expiresAt = now + this.options.ttlSeconds * 1000;
@@ -48,14 +57,19 @@ export class MemoryHistory implements HistoryStore {
 
 	async range(channel: string, after: number, limit: number): Promise<HistoryPage> {
 		const log = this.current(channel);
-		if (!log) return { messages: [], oldestSeq: 1, lastSeq: 0 };
+		if (!log) return { epoch: "", messages: [], oldestSeq: 1, lastSeq: 0 };
 		const oldestSeq = log.messages[0]?.seq ?? log.lastSeq + 1;
 		const start = Math.max(0, after + 1 - oldestSeq);
-		return { messages: log.messages.slice(start, start + limit), oldestSeq, lastSeq: log.lastSeq };
+		return { epoch: log.epoch, messages: log.messages.slice(start, start + limit), oldestSeq, lastSeq: log.lastSeq };
 	}
 
-	async lastSeqs(channels: string[]): Promise<Record<string, number>> {
-		return Object.fromEntries(channels.map(channel => [channel, this.channels.get(channel)?.lastSeq ?? 0]));
+	async lastSeqs(channels: string[]): Promise<Record<string, ChannelHead>> {
+		return Object.fromEntries(
+			channels.map(channel => {
+				const log = this.channels.get(channel);
+				return [channel, { epoch: log?.epoch ?? "", lastSeq: log?.lastSeq ?? 0 }];
+			}),
+		);
 	}
 
 	async purge(channel: string): Promise<number> {

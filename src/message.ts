@@ -15,6 +15,8 @@ export interface ChatMessage {
 	id: string;
 	/** Position in the channel: 1, 2, 3, … without gaps; the SSE event id. */
 	seq: number;
+	/** The count `seq` belongs to: a channel whose count restarts gets a new epoch (see history-store.ts). */
+	epoch: string;
 	/** Lower-case UUID. */
 	channel: string;
 	author: string;
@@ -25,8 +27,8 @@ export interface ChatMessage {
 	clientMsgId?: string;
 }
 
-/** A validated message before the store gives it a seq. */
-export type MessageDraft = Omit<ChatMessage, "seq">;
+/** A validated message before the store gives it a seq and an epoch. */
+export type MessageDraft = Omit<ChatMessage, "seq" | "epoch">;
 
 /** What a client may send. */
 export interface PublishInput {
@@ -38,7 +40,7 @@ export interface PublishInput {
 
 export const DEFAULT_AUTHOR = "anonymous";
 const MAX_AUTHOR_LENGTH = 64;
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const CLIENT_MSG_ID = /^[\x21-\x7e]{1,128}$/;
 

@@ -2,27 +2,40 @@
  * History in Redis.
  *
  * Per channel (the `{channel}` hash tag keeps a channel's keys in one Redis Cluster slot):
- * - `<prefix>{<channel>}:seq` — the last seq; no TTL, so seq never restarts while subscribers remember it
- *   (with a `volatile-*` eviction policy Redis evicts messages, never counters);
+ * - `<prefix>{<channel>}:head` — hash `{ seq, epoch }`: the last seq and the epoch it counts in. The epoch
+ *   is created with the counter, in the append script, so a head that is ever created again (deleted,
+ *   lost, or later expired) counts in a new epoch. No TTL yet, so with a `volatile-*` eviction policy
+ *   Redis evicts messages, never heads;
  * - `<prefix>{<channel>}:log` — sorted set of message JSON scored by seq, trimmed to `limit`, TTL refreshed on append;
  * - `<prefix>{<channel>}:idem:<clientMsgId>` — the stored message, for the idempotency window.
- * Numbering, writing, trimming and the idempotency check happen in one Lua script, so they are atomic.
+ * Numbering, writing, trimming and the idempotency check happen in one Lua script, so they are atomic;
+ * the epoch id comes from Node (`newEpoch()`), used only when the head has none.
  *
  * @example
  *   const store = new RedisHistory("redis://127.0.0.1:6379", { keyPrefix: "chatcast:", limit: 1000, ttlSeconds: 86400, idempotencySeconds: 600 });
  */
 import Redis from "ioredis";
 import type { ChatMessage, MessageDraft } from "./message";
-import type { AppendResult, HistoryPage, HistoryStore, HistoryStoreOptions } from "./history-store";
+import {
+	type AppendResult,
+	type ChannelHead,
+	type HistoryPage,
+	type HistoryStore,
+	type HistoryStoreOptions,
+	newEpoch,
+} from "./history-store";
 
-// KEYS: seq, log, idem. ARGV: message JSON without its opening "{", limit, ttl ms, idempotency ms, has clientMsgId.
+// KEYS: head, log, idem. ARGV: message JSON without its opening "{", limit, ttl ms, idempotency ms,
+// has clientMsgId, epoch for a head created now.
 const APPEND_SCRIPT = `
 if ARGV[5] == '1' then
   local original = redis.call('GET', KEYS[3])
   if original then return {0, original} end
 end
-local seq = redis.call('INCR', KEYS[1])
-local message = '{"seq":' .. seq .. ',' .. ARGV[1]
+redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6])
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local message = '{"seq":' .. seq .. ',"epoch":"' .. epoch .. '",' .. ARGV[1]
 redis.call('ZADD', KEYS[2], seq, message)
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
@@ -30,20 +43,20 @@ if ARGV[5] == '1' then redis.call('SET', KEYS[3], message, 'PX', ARGV[4]) end
 return {1, message}
 `;
 
-// KEYS: seq, log. ARGV: after, limit. Returns {lastSeq, oldest score or false, messages}: one consistent snapshot.
+// KEYS: head, log. ARGV: after, limit. Returns {lastSeq, epoch, oldest score or false, messages}: one consistent snapshot.
 const RANGE_SCRIPT = `
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local head = redis.call('HMGET', KEYS[1], 'seq', 'epoch')
 local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 local messages = {}
 if tonumber(ARGV[2]) > 0 then
   messages = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'LIMIT', 0, ARGV[2])
 end
-return {last, oldest[2] or false, messages}
+return {tonumber(head[1] or '0'), head[2] or '', oldest[2] or false, messages}
 `;
 
 interface ChatcastRedis extends Redis {
 	chatcastAppend(
-		seqKey: string,
+		headKey: string,
 		logKey: string,
 		idemKey: string,
 		body: string,
@@ -51,8 +64,14 @@ interface ChatcastRedis extends Redis {
 		ttlMs: number,
 		idemMs: number,
 		hasIdem: string,
+		epoch: string,
 	): Promise<[number, string]>;
-	chatcastRange(seqKey: string, logKey: string, after: number, limit: number): Promise<[number, string | null, string[]]>;
+	chatcastRange(
+		headKey: string,
+		logKey: string,
+		after: number,
+		limit: number,
+	): Promise<[number, string, string | null, string[]]>;
 }
 
 export interface RedisHistoryOptions extends HistoryStoreOptions {
@@ -84,7 +103,7 @@ export class RedisHistory implements HistoryStore {
 		const body = JSON.stringify(draft).slice(1);
 		const hasIdem = draft.clientMsgId !== undefined;
 		const [created, json] = await this.redis.chatcastAppend(
-			keys.seq,
+			keys.head,
 			keys.log,
 			hasIdem ? `${keys.idem}${draft.clientMsgId}` : keys.idem,
 			body,
@@ -92,24 +111,31 @@ export class RedisHistory implements HistoryStore {
 			this.options.ttlSeconds * 1000,
 			this.options.idempotencySeconds * 1000,
 			hasIdem ? "1" : "0",
+			newEpoch(),
 		);
 		return { message: JSON.parse(json) as ChatMessage, created: created === 1 };
 	}
 
 	async range(channel: string, after: number, limit: number): Promise<HistoryPage> {
 		const keys = this.keys(channel);
-		const [lastSeq, oldest, raw] = await this.redis.chatcastRange(keys.seq, keys.log, after, limit);
+		const [lastSeq, epoch, oldest, raw] = await this.redis.chatcastRange(keys.head, keys.log, after, limit);
 		return {
+			epoch,
 			messages: raw.map(json => JSON.parse(json) as ChatMessage),
 			oldestSeq: oldest === null ? lastSeq + 1 : Number(oldest),
 			lastSeq,
 		};
 	}
 
-	async lastSeqs(channels: string[]): Promise<Record<string, number>> {
-		// One GET per channel, sent together: keys of different channels may live on different cluster nodes.
-		const values = await Promise.all(channels.map(channel => this.redis.get(this.keys(channel).seq)));
-		return Object.fromEntries(channels.map((channel, i) => [channel, Number(values[i] ?? 0)]));
+	async lastSeqs(channels: string[]): Promise<Record<string, ChannelHead>> {
+		// One HMGET per channel, sent together: keys of different channels may live on different cluster nodes.
+		const heads = await Promise.all(channels.map(channel => this.redis.hmget(this.keys(channel).head, "seq", "epoch")));
+		return Object.fromEntries(
+			channels.map((channel, i) => {
+				const [seq, epoch] = heads[i];
+				return [channel, { epoch: epoch ?? "", lastSeq: Number(seq ?? 0) }];
+			}),
+		);
 	}
 
 	async purge(channel: string): Promise<number> {
@@ -145,8 +171,8 @@ export class RedisHistory implements HistoryStore {
 		this.redis.disconnect();
 	}
 
-	private keys(channel: string): { seq: string; log: string; idem: string } {
+	private keys(channel: string): { head: string; log: string; idem: string } {
 		const base = `${this.options.keyPrefix}{${channel}}`;
-		return { seq: `${base}:seq`, log: `${base}:log`, idem: `${base}:idem:` };
+		return { head: `${base}:head`, log: `${base}:log`, idem: `${base}:idem:` };
 	}
 }

@@ -123,6 +123,35 @@ describe("ChannelHub", () => {
 		expect(sink.seqs).toEqual([2, 3, 4, 5, 6, 7, 8]);
 	});
 
+	test("a stream opened without Last-Event-ID gets what was delivered while its history read was under way", async () => {
+		const { store, channel, append } = setup();
+		let gate: Promise<void> | undefined;
+		const hub = new ChannelHub({
+			fetchHistory: async (c, after, limit) => {
+				const page = await store.range(c, after, limit);
+				await gate;
+				return page;
+			},
+		});
+		const early = new TestSink();
+		await hub.subscribe(channel, early); // the channel is served here already
+		let release = (): void => undefined;
+		gate = new Promise<void>(r => {
+			release = r;
+		});
+		const sink = new TestSink();
+		const subscribed = hub.subscribe(channel, sink); // its read saw lastSeq 0, then waits
+		hub.deliver(await append());
+		await tick();
+		release();
+		await subscribed;
+		hub.deliver(await append());
+		await waitFor(() => sink.seqs.length >= 2);
+		await tick();
+		expect(sink.seqs).toEqual([1, 2]);
+		expect(early.seqs).toEqual([1, 2]);
+	});
+
 	test("a replay longer than one page is read page by page", async () => {
 		const { hub, channel, append, fetches } = setup(100, { pageSize: 4 });
 		for (let i = 0; i < 10; i++) await append();
@@ -172,13 +201,14 @@ describe("ChannelHub", () => {
 	});
 
 	test("a Last-Event-ID older than the retained window gets event: reset first", async () => {
-		const { hub, channel, append } = setup(5);
+		const { hub, channel, append, store } = setup(5);
 		for (let i = 0; i < 10; i++) await append();
 		const sink = new TestSink();
 		await hub.subscribe(channel, sink, { lastEventId: 2 });
 		await waitFor(() => sink.seqs.length === 5);
 		expect(sink.events[0]).toMatchObject({ event: "reset" });
-		expect(JSON.parse(sink.events[0].data)).toEqual({ oldestSeq: 6, lastSeq: 10 });
+		const { epoch } = await store.range(channel, 0, 0);
+		expect(JSON.parse(sink.events[0].data)).toEqual({ epoch, oldestSeq: 6, lastSeq: 10 });
 		expect(sink.seqs).toEqual([6, 7, 8, 9, 10]);
 	});
 
@@ -191,6 +221,28 @@ describe("ChannelHub", () => {
 		await waitFor(() => sink.seqs.length === 2);
 		expect(sink.events[0].event).toBe("reset");
 		expect(sink.seqs).toEqual([1, 2]);
+	});
+
+	test("a restarted count (new epoch) reaches live streams as event: reset, then the new messages", async () => {
+		const history = { store: new MemoryHistory({ limit: 100, ttlSeconds: 3600, idempotencySeconds: 600 }) };
+		const hub = new ChannelHub({ fetchHistory: (c, after, l) => history.store.range(c, after, l), repairRetryMs: 10 });
+		const channel = randomUUID();
+		const append = async (): Promise<ChatMessage> =>
+			(await history.store.append({ id: randomUUID(), channel, author: "a", text: "x", sentAt: new Date().toISOString() }))
+				.message;
+		const sink = new TestSink();
+		await hub.subscribe(channel, sink);
+		hub.deliver(await append());
+		hub.deliver(await append());
+		history.store = new MemoryHistory({ limit: 100, ttlSeconds: 3600, idempotencySeconds: 600 }); // the store lost its count
+		const fresh = await append();
+		hub.deliver(fresh);
+		await waitFor(() => sink.seqs.length === 3);
+		expect(sink.events.map(e => e.event)).toEqual(["message", "message", "reset", "message"]);
+		expect(JSON.parse(sink.events[2].data)).toEqual({ epoch: fresh.epoch, oldestSeq: 1, lastSeq: 1 });
+		expect(sink.seqs).toEqual([1, 2, 1]);
+		expect(hub.servedChannels()).toEqual([channel]);
+		hub.closeAll(0);
 	});
 
 	test("resyncAll catches up channels whose packets were lost", async () => {

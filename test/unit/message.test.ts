@@ -79,7 +79,7 @@ describe("message validation", () => {
 	});
 
 	test("legacy shape for the original client", () => {
-		const message = { id: "i", seq: 1, channel: "c", author: "bob", text: "t", sentAt: "s" };
+		const message = { id: "i", seq: 1, epoch: "e", channel: "c", author: "bob", text: "t", sentAt: "s" };
 		expect(toLegacyMessage(message)).toEqual({ id: "i", userId: "bob", message: "t" });
 	});
 });

@@ -1,0 +1,148 @@
+/**
+ * The contract every HistoryStore keeps, as a jest suite: run it with a way to create the store and
+ * to make it lose a channel's count (what a restarted or expired store does).
+ *
+ * @example
+ *   historyStoreContract("MemoryHistory", { create: () => new MemoryHistory(OPTIONS), restart: async () => new MemoryHistory(OPTIONS) });
+ */
+import { randomUUID } from "node:crypto";
+import type { HistoryStore, HistoryStoreOptions } from "../../src/history-store";
+import type { MessageDraft } from "../../src/message";
+
+export const CONTRACT_OPTIONS: HistoryStoreOptions = { limit: 5, ttlSeconds: 60, idempotencySeconds: 60 };
+
+export function draft(channel: string, text: string, clientMsgId?: string): MessageDraft {
+	return {
+		id: randomUUID(),
+		channel,
+		author: "t",
+		text,
+		sentAt: new Date().toISOString(),
+		...(clientMsgId ? { clientMsgId } : {}),
+	};
+}
+
+export interface StoreUnderTest {
+	/** A store with CONTRACT_OPTIONS. */
+	create(): HistoryStore;
+	/** Makes the store lose the channel's count, as a restart would; returns the store to use from then on. */
+	restart(store: HistoryStore, channel: string): Promise<HistoryStore>;
+	/** After all tests (e.g. delete the keys). */
+	cleanup?(): Promise<void>;
+}
+
+export function historyStoreContract(name: string, subject: StoreUnderTest): void {
+	describe(`history store contract: ${name}`, () => {
+		let store: HistoryStore;
+		let channel: string;
+
+		beforeAll(() => {
+			store = subject.create();
+		});
+		beforeEach(() => {
+			channel = randomUUID();
+		});
+		afterAll(async () => {
+			await store.close();
+			await subject.cleanup?.();
+		});
+
+		test('a new channel is empty: lastSeq 0, oldestSeq 1, epoch ""', async () => {
+			expect(await store.range(channel, 0, 10)).toEqual({ epoch: "", messages: [], oldestSeq: 1, lastSeq: 0 });
+		});
+
+		test("append numbers 1, 2, 3 and stores the message as given", async () => {
+			const results = [];
+			for (const text of ["a", "b\nwith newline", 'c "quoted" {json}']) results.push(await store.append(draft(channel, text)));
+			expect(results.map(r => [r.message.seq, r.created])).toEqual([
+				[1, true],
+				[2, true],
+				[3, true],
+			]);
+			const page = await store.range(channel, 0, 10);
+			expect(page.messages.map(m => m.text)).toEqual(["a", "b\nwith newline", 'c "quoted" {json}']);
+			expect(page.messages[1]).toEqual(results[1].message);
+			expect(page).toMatchObject({ oldestSeq: 1, lastSeq: 3 });
+		});
+
+		test("a channel's epoch is created with it, stable across appends, on every message and page", async () => {
+			const messages = [];
+			for (let i = 1; i <= 7; i++) messages.push((await store.append(draft(channel, `m${i}`))).message);
+			const { epoch } = messages[0];
+			expect(epoch).toMatch(/^[\w-]{8,}$/);
+			expect(messages.map(m => m.epoch)).toEqual(messages.map(() => epoch));
+			const page = await store.range(channel, 0, 100);
+			expect(page.epoch).toBe(epoch);
+			expect(page.messages.map(m => m.epoch)).toEqual(page.messages.map(() => epoch));
+			expect((await store.lastSeqs([channel]))[channel]).toEqual({ epoch, lastSeq: 7 });
+			await store.purge(channel);
+			expect((await store.append(draft(channel, "after purge"))).message).toMatchObject({ seq: 8, epoch });
+			const other = (await store.append(draft(randomUUID(), "elsewhere"))).message;
+			expect(other.epoch).not.toBe(epoch);
+		});
+
+		test("a store that lost the channel's count counts again from 1 in a new epoch", async () => {
+			await store.append(draft(channel, "before"));
+			const before = (await store.append(draft(channel, "before"))).message;
+			const restarted = await subject.restart(store, channel);
+			expect(await restarted.range(channel, 0, 10)).toEqual({ epoch: "", messages: [], oldestSeq: 1, lastSeq: 0 });
+			const after = (await restarted.append(draft(channel, "after"))).message;
+			expect(after.seq).toBe(1);
+			expect(after.epoch).not.toBe(before.epoch);
+			expect(after.epoch).not.toBe("");
+			expect(await restarted.range(channel, 0, 10)).toMatchObject({ epoch: after.epoch, lastSeq: 1 });
+			expect((await restarted.lastSeqs([channel]))[channel]).toEqual({ epoch: after.epoch, lastSeq: 1 });
+		});
+
+		test("range returns seq > after, ascending, at most limit; limit 0 gives only the bounds", async () => {
+			for (let i = 1; i <= 4; i++) await store.append(draft(channel, `m${i}`));
+			expect((await store.range(channel, 1, 2)).messages.map(m => m.seq)).toEqual([2, 3]);
+			expect((await store.range(channel, 3, 10)).messages.map(m => m.seq)).toEqual([4]);
+			expect((await store.range(channel, 4, 10)).messages).toEqual([]);
+			expect(await store.range(channel, 0, 0)).toEqual({ epoch: expect.any(String), messages: [], oldestSeq: 1, lastSeq: 4 });
+		});
+
+		test("only the most recent `limit` are kept; oldestSeq says where history starts", async () => {
+			for (let i = 1; i <= 8; i++) await store.append(draft(channel, `m${i}`));
+			const page = await store.range(channel, 0, 100);
+			expect(page.messages.map(m => m.seq)).toEqual([4, 5, 6, 7, 8]);
+			expect(page).toMatchObject({ oldestSeq: 4, lastSeq: 8 });
+		});
+
+		test("a repeated clientMsgId returns the original, stores nothing", async () => {
+			const first = await store.append(draft(channel, "once", "client-1"));
+			const again = await store.append(draft(channel, "once", "client-1"));
+			expect(again).toEqual({ message: first.message, created: false });
+			expect((await store.range(channel, 0, 10)).lastSeq).toBe(1);
+			// The key is per channel.
+			expect((await store.append(draft(randomUUID(), "once", "client-1"))).created).toBe(true);
+		});
+
+		test("concurrent appends get distinct, contiguous seqs in one epoch", async () => {
+			const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.append(draft(channel, `c${i}`))));
+			expect(results.map(r => r.message.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+			expect(new Set(results.map(r => r.message.epoch)).size).toBe(1);
+		});
+
+		test("purge deletes messages but seq keeps counting", async () => {
+			for (let i = 1; i <= 3; i++) await store.append(draft(channel, `m${i}`));
+			expect(await store.purge(channel)).toBe(3);
+			expect(await store.range(channel, 0, 10)).toMatchObject({ messages: [], oldestSeq: 4, lastSeq: 3 });
+			expect((await store.append(draft(channel, "after purge"))).message.seq).toBe(4);
+		});
+
+		test('lastSeqs reports each channel\'s epoch and last seq, "" and 0 for a new one', async () => {
+			const other = randomUUID();
+			await store.append(draft(channel, "a"));
+			const { epoch } = (await store.append(draft(channel, "b"))).message;
+			expect(await store.lastSeqs([channel, other])).toEqual({
+				[channel]: { epoch, lastSeq: 2 },
+				[other]: { epoch: "", lastSeq: 0 },
+			});
+		});
+
+		test("ping answers", async () => {
+			await expect(store.ping()).resolves.toBeUndefined();
+		});
+	});
+}
