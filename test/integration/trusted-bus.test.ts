@@ -22,7 +22,13 @@ let stream: TestStream;
 const brokers: ServiceBroker[] = [];
 
 function broker(nodeID: string, transporter: BrokerOptions["transporter"]): ServiceBroker {
-	const node = new ServiceBroker({ namespace, nodeID: `${namespace}-${nodeID}`, transporter, logger: false, requestTimeout: 2000 });
+	const node = new ServiceBroker({
+		namespace,
+		nodeID: `${namespace}-${nodeID}`,
+		transporter,
+		logger: false,
+		requestTimeout: 2000,
+	});
 	brokers.push(node);
 	return node;
 }
@@ -34,7 +40,8 @@ beforeAll(async () => {
 	]);
 	await waitFor(async () => (await get(`${edge.baseUrl}/api/ready`)).status === 200, 20_000, "the edge to reach history");
 	stream = await openStream(`${edge.baseUrl}/api/channels/${channel}/events`);
-	for (const text of ["one", "two"]) expect((await post(`${core.baseUrl}/api/channels/${channel}/messages`, { text })).status).toBe(201);
+	for (const text of ["one", "two"])
+		expect((await post(`${core.baseUrl}/api/channels/${channel}/messages`, { text })).status).toBe(201);
 	await stream.waitForMessages(2);
 }, 40_000);
 
@@ -56,14 +63,21 @@ const forged: ChatMessage = {
 
 describe.each([
 	["without a seal", (): BrokerOptions["transporter"] => ({ type: "MQTT", options: mqttOptions() })],
-	["sealed with another secret", (): BrokerOptions["transporter"] => mqttTransporter({ url: MQTT_URL, secrets: ["x".repeat(64)] }, "/")],
+	[
+		"sealed with another secret",
+		(): BrokerOptions["transporter"] => mqttTransporter({ url: MQTT_URL, secrets: ["x".repeat(64)] }, "/"),
+	],
 ])("a rogue node %s", (_label, transporter) => {
 	test("can neither forge, nor purge, nor append, nor add a route, nor read secrets", async () => {
 		const rogue = broker(`rogue-${randomUUID().slice(0, 4)}`, transporter());
 		await rogue.start();
 		// Its packets go out; none of the cluster's come back in a form it can use, and none of its own are taken.
 		await rogue.broadcast("chat.message", forged, { groups: ["broadcast"] });
-		await rogue.broadcast("broadcast.presence", { nodeID: edge.nodeID, counts: { [channel]: 1_000_000 } }, { groups: ["broadcast"] });
+		await rogue.broadcast(
+			"broadcast.presence",
+			{ nodeID: edge.nodeID, counts: { [channel]: 1_000_000 } },
+			{ groups: ["broadcast"] },
+		);
 		const attempts = [
 			rogue.call("history.purge", { channel }, { nodeID: core.nodeID }),
 			rogue.call("history.append", { ...forged, channel: "not-a-uuid" }, { nodeID: core.nodeID }),

@@ -94,6 +94,7 @@ describe("publishing", () => {
 		expect(message).toEqual({
 			id: expect.stringMatching(UUID),
 			seq: 1,
+			epoch: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/),
 			channel: channel.toLowerCase(),
 			author: "ada",
 			text: "hello",
@@ -105,7 +106,13 @@ describe("publishing", () => {
 		expect(location).toBe(`/api/channels/${channel.toLowerCase()}/messages?after=0&limit=1`);
 
 		const page = await request(location ?? "");
-		expect(page.body).toEqual({ channel: channel.toLowerCase(), messages: [message], oldestSeq: 1, lastSeq: 1 });
+		expect(page.body).toEqual({
+			channel: channel.toLowerCase(),
+			epoch: message.epoch,
+			messages: [message],
+			oldestSeq: 1,
+			lastSeq: 1,
+		});
 	});
 
 	test("a repeated clientMsgId answers 200 with the original, stored once", async () => {
@@ -179,10 +186,11 @@ describe("publishing", () => {
 });
 
 describe("reading", () => {
-	test("history page: { channel, messages, oldestSeq, lastSeq }, ascending, after and limit", async () => {
+	test("history page: { channel, epoch, messages, oldestSeq, lastSeq }, ascending, after and limit", async () => {
 		const channel = randomUUID();
 		const empty = await request(messagesOf(channel));
-		expect(empty.body).toEqual({ channel, messages: [], oldestSeq: 1, lastSeq: 0 });
+		// A channel that never had a message has no epoch yet.
+		expect(empty.body).toEqual({ channel, epoch: "", messages: [], oldestSeq: 1, lastSeq: 0 });
 
 		for (const text of ["one", "two", "three"]) expect((await postText(messagesOf(channel), text)).status).toBe(201);
 		const page = await request(`${messagesOf(channel)}?after=1&limit=1`);
@@ -190,6 +198,7 @@ describe("reading", () => {
 		expect(page.status).toBe(200);
 		expect(page.body).toEqual({
 			channel,
+			epoch: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/),
 			messages: [expect.objectContaining({ seq: 2, text: "two" })],
 			oldestSeq: 1,
 			lastSeq: 3,
@@ -484,7 +493,7 @@ describe("the stream", () => {
 		const events = await stream.waitFor(all => named(all, "message").length >= HISTORY_LIMIT);
 		const oldestSeq = 3;
 		const lastSeq = HISTORY_LIMIT + 2;
-		expect(named(events, "reset").map(e => JSON.parse(e.data))).toEqual([{ oldestSeq, lastSeq }]);
+		expect(named(events, "reset").map(e => JSON.parse(e.data))).toEqual([{ epoch: expect.any(String), oldestSeq, lastSeq }]);
 		expect(events.findIndex(e => e.event === "reset")).toBeLessThan(events.findIndex(e => e.event === "message"));
 		expect(named(events, "message").map(e => Number(e.id))).toEqual([3, 4, 5, 6, 7]);
 	});
@@ -495,7 +504,9 @@ describe("the stream", () => {
 
 		const stream = await open(`/api/channels/${channel}/events`, { "Last-Event-ID": "99" });
 		const events = await stream.waitFor(all => named(all, "message").length >= 2);
-		expect(named(events, "reset").map(e => JSON.parse(e.data))).toEqual([{ oldestSeq: 1, lastSeq: 2 }]);
+		expect(named(events, "reset").map(e => JSON.parse(e.data))).toEqual([
+			{ epoch: expect.any(String), oldestSeq: 1, lastSeq: 2 },
+		]);
 		expect(named(events, "message").map(e => JSON.parse(e.data).text)).toEqual(["new 1", "new 2"]);
 	});
 
