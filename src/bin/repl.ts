@@ -9,6 +9,7 @@
 import os from "node:os";
 import type { REPLServer } from "node:repl";
 import { ServiceBroker } from "moleculer";
+import startRepl from "moleculer-repl";
 import { clusterSecrets, createBrokerOptions } from "../../moleculer.config";
 import { loadConfigOrExit } from "../config";
 import { ChannelTail, formatError, operatorCommands, tailService, type OperatorIO } from "../repl-commands";
@@ -47,6 +48,8 @@ async function main(): Promise<void> {
 	const customCommands = commands.map(command => ({
 		command: command.syntax,
 		description: command.description,
+		alias: null,
+		options: [],
 		allowUnknownOptions: true,
 		parse(parsed: { args: string[]; params?: string[] }) {
 			parsed.params = parsed.args;
@@ -61,7 +64,6 @@ async function main(): Promise<void> {
 		nodeID: config.nodeID ?? `repl-${os.hostname()}-${process.pid}`,
 		// No embedded broker to stop here, so Moleculer's own SIGINT/SIGTERM handling (stop, exit) fits.
 		skipProcessEventRegistration: false,
-		replOptions: { delimiter: "chatcast $", customCommands },
 	});
 	// moleculer-repl stops the broker on `exit` and again when the input ends (a piped script's `exit`
 	// is followed by its end at once); a second, overlapping stop fails inside Moleculer, so stop once.
@@ -93,8 +95,8 @@ async function main(): Promise<void> {
 	console.log(
 		`Joined namespace "${config.namespace}" as ${broker.nodeID}. Chatcast commands: ${commands.map(c => c.syntax.split(" ")[0]).join(", ")}; "help" lists all.`,
 	);
-	// Moleculer's typings say repl() returns nothing; moleculer-repl returns its node:repl server.
-	server = broker.repl() as unknown as REPLServer;
+	// What broker.repl() does, typed: moleculer-repl returns its node:repl server.
+	server = startRepl(broker, { delimiter: "chatcast $", customCommands });
 }
 
 /**
