@@ -16,8 +16,10 @@ import {
 	BROADCAST_GROUP,
 	HEADS_BATCH_MAX,
 	MESSAGE_EVENT,
+	MESSAGE_EVENT_PARAMS,
 	type MessageEvent,
 	PRESENCE_EVENT,
+	PRESENCE_EVENT_PARAMS,
 	type PresenceEvent,
 } from "../src/contract";
 import type { HistoryPage } from "../src/history-store";
@@ -128,6 +130,7 @@ export function createBroadcastService(
 		events: {
 			[MESSAGE_EVENT]: {
 				group: BROADCAST_GROUP,
+				params: MESSAGE_EVENT_PARAMS,
 				handler(ctx: Context<MessageEvent>) {
 					this.hub.deliver(ctx.params);
 				},
@@ -135,9 +138,12 @@ export function createBroadcastService(
 
 			[PRESENCE_EVENT]: {
 				group: BROADCAST_GROUP,
+				params: PRESENCE_EVENT_PARAMS,
 				handler(ctx: Context<PresenceEvent>) {
-					if (ctx.params.nodeID === this.broker.nodeID) return;
-					this.presence.update(ctx.params.nodeID, ctx.params.counts);
+					// A node speaks for itself only: the sender, not what the payload claims.
+					const sender = ctx.nodeID ?? ctx.params.nodeID;
+					if (sender === this.broker.nodeID || sender !== ctx.params.nodeID) return;
+					this.presence.update(sender, ctx.params.counts);
 					for (const channel of Object.keys(ctx.params.counts)) this.notifyPresence(channel);
 				},
 			},

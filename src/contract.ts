@@ -20,6 +20,34 @@ export interface PresenceEvent {
 	counts: Record<string, number>;
 }
 
+/**
+ * What a broadcast node accepts as a `chat.message` (fastest-validator schema, checked before the
+ * handler runs): the bus is authenticated, and what arrives over it is checked too.
+ */
+export const MESSAGE_EVENT_PARAMS = {
+	id: { type: "uuid" },
+	seq: { type: "number", integer: true, positive: true },
+	epoch: { type: "string", min: 1, max: 64 },
+	channel: { type: "uuid" },
+	author: { type: "string", min: 1, max: 256 },
+	text: { type: "string", min: 1 },
+	sentAt: { type: "string", min: 1, max: 64 },
+	clientMsgId: { type: "string", optional: true, max: 128 },
+} as const;
+
+/** Largest subscriber count one node may announce for a channel (far above STREAMS_PER_EDGE's range). */
+const MAX_ANNOUNCED_SUBSCRIBERS = 10_000_000;
+
+/** What a broadcast node accepts as a `broadcast.presence`. */
+export const PRESENCE_EVENT_PARAMS = {
+	nodeID: { type: "string", min: 1, max: 128 },
+	counts: {
+		type: "record",
+		key: { type: "uuid" },
+		value: { type: "number", integer: true, min: 0, max: MAX_ANNOUNCED_SUBSCRIBERS },
+	},
+} as const;
+
 /** The only group that receives Chatcast's events, so no other listener on the bus reacts twice. */
 export const BROADCAST_GROUP = "broadcast";
 
