@@ -42,7 +42,12 @@ function retryAfterSeconds(body: ErrorBody): number | undefined {
 
 /** Rate limits fail open and fast: a limiter must never be why a request hangs. */
 function limitsConnection(url: string): Redis {
-	const redis = new Redis(url, { maxRetriesPerRequest: 0, commandTimeout: 500, enableOfflineQueue: false });
+	const redis = new Redis(url, {
+		maxRetriesPerRequest: 0,
+		commandTimeout: 500,
+		enableOfflineQueue: false,
+		enableAutoPipelining: true,
+	});
 	redis.on("error", () => undefined);
 	return redis;
 }

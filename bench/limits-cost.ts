@@ -1,0 +1,146 @@
+/**
+ * What the edge's abuse limits cost: publish throughput (wrk, 16 connections, 1,000 channels) and the
+ * stream-open rate of one all-in-one node on Redis, with the rate limits off and on (limits set so high
+ * that nothing is refused: what is measured is the check itself, a Redis round trip per request), side
+ * by side, alternating runs. Prints a table; read the ratio (the machine is shared and noisy).
+ *
+ *   npm run bench
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import http from "node:http";
+import path from "node:path";
+import Redis from "ioredis";
+
+const ROOT = path.resolve(__dirname, "../..");
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = 2;
+
+interface Node {
+	port: number;
+	stop(): Promise<void>;
+}
+
+async function startNode(namespace: string, limits: boolean): Promise<Node> {
+	const child = spawn(process.execPath, [path.join(ROOT, "dist/src/bin/start.js")], {
+		env: {
+			PATH: process.env.PATH,
+			PORT: "0",
+			EMBEDDED_MQTT_PORT: "0",
+			REDIS_URL,
+			NAMESPACE: namespace,
+			LOG_LEVEL: "warn",
+			RATE_LIMITS: limits ? "on" : "off",
+			PUBLISH_BURST: "1000000000",
+			PUBLISH_RATE: "1000000",
+			STREAM_OPEN_BURST: "1000000000",
+			STREAM_OPEN_RATE: "1000000",
+			STREAM_CHANNELS_PER_CLIENT: "1000",
+		},
+		stdio: ["ignore", "pipe", "inherit"],
+	});
+	const port = await new Promise<number>((resolve, reject) => {
+		let out = "";
+		child.stdout.on("data", (chunk: Buffer) => {
+			out += chunk.toString();
+			const ready = /CHATCAST_READY (\{.*\})/.exec(out);
+			if (ready) resolve((JSON.parse(ready[1]) as { port: number }).port);
+		});
+		child.once("exit", code => reject(new Error(`node exited (${code}): ${out}`)));
+	});
+	child.stdout.resume();
+	return {
+		port,
+		stop: () =>
+			new Promise(resolve => {
+				child.once("exit", () => resolve());
+				child.kill("SIGTERM");
+			}),
+	};
+}
+
+/** Publishes per second under wrk. */
+function publishRate(port: number): number {
+	const run = spawnSync(
+		"wrk",
+		["-t1", "-c16", `-d${SECONDS}s`, "-s", path.join(ROOT, "bench/wrk-publish.lua"), `http://127.0.0.1:${port}`],
+		{
+			encoding: "utf8",
+		},
+	);
+	const rate = /Requests\/sec:\s+([\d.]+)/.exec(run.stdout);
+	const errors = /Non-2xx or 3xx responses: (\d+)/.exec(run.stdout);
+	if (!rate) throw new Error(`wrk printed no rate: ${run.stdout}${run.stderr}`);
+	if (errors) throw new Error(`${errors[1]} publishes were refused: the bench measures the limits' cost, not refusals`);
+	return Number(rate[1]);
+}
+
+/** Streams opened (answer headers received, then closed) per second, 8 at a time. */
+async function streamOpenRate(port: number): Promise<number> {
+	const agent = new http.Agent({ keepAlive: false });
+	const until = Date.now() + SECONDS * 1000;
+	let opened = 0;
+	const worker = async (): Promise<void> => {
+		while (Date.now() < until) {
+			await new Promise<void>((resolve, reject) => {
+				const req = http.get({ port, host: "127.0.0.1", agent, path: `/api/channels/${randomUUID()}/events` }, res => {
+					if (res.statusCode !== 200) reject(new Error(`stream answered ${res.statusCode}`));
+					opened++;
+					req.destroy();
+					resolve();
+				});
+				req.on("error", reject);
+			});
+		}
+	};
+	await Promise.all(Array.from({ length: 8 }, worker));
+	agent.destroy();
+	return opened / SECONDS;
+}
+
+async function dropKeys(namespace: string): Promise<void> {
+	const redis = new Redis(REDIS_URL);
+	let cursor = "0";
+	do {
+		const [next, keys] = await redis.scan(cursor, "MATCH", `${namespace}:*`, "COUNT", 1000);
+		cursor = next;
+		if (keys.length > 0) await redis.unlink(...keys);
+	} while (cursor !== "0");
+	await redis.quit();
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+async function main(): Promise<void> {
+	const results = {
+		off: { publish: [] as number[], open: [] as number[] },
+		on: { publish: [] as number[], open: [] as number[] },
+	};
+	for (let round = 1; round <= ROUNDS; round++) {
+		for (const mode of ["off", "on"] as const) {
+			const namespace = `bench-limits-${randomUUID().slice(0, 8)}`;
+			const node = await startNode(namespace, mode === "on");
+			try {
+				process.stderr.write(`round ${round}/${ROUNDS}, limits ${mode}: publishing…`);
+				results[mode].publish.push(publishRate(node.port));
+				process.stderr.write(" opening streams…\n");
+				results[mode].open.push(await streamOpenRate(node.port));
+			} finally {
+				await node.stop();
+				await dropKeys(namespace);
+			}
+		}
+	}
+	const row = (name: string, off: number[], on: number[]): string =>
+		`| ${name} | ${median(off).toFixed(0)} | ${median(on).toFixed(0)} | ${(median(on) / median(off)).toFixed(2)} |`;
+	console.log("\nAbuse limits: cost of the checks (all-in-one node on Redis; medians of", ROUNDS, "runs)\n");
+	console.log("| per second | limits off | limits on | on ÷ off |\n|---|---:|---:|---:|");
+	console.log(row("publishes (wrk, 16 connections)", results.off.publish, results.on.publish));
+	console.log(row("stream opens (8 at a time)", results.off.open, results.on.open));
+}
+
+main().catch(err => {
+	console.error(err);
+	process.exit(1);
+});
