@@ -142,19 +142,16 @@ describe("publish → history → MQTT → SSE on two broadcast nodes", () => {
 		expect(seqs(s.messages)).toEqual(range(6, HISTORY_LIMIT + 5));
 	});
 
+	/** Stores a message the way ingest does, but broadcasts nothing: as if its MQTT packet had been lost. */
+	const storeWithoutBroadcast = (channel: string, text: string): Promise<unknown> =>
+		observer.call("history.append", { id: randomUUID(), channel, author: "ghost", text, sentAt: new Date().toISOString() });
+
 	test("a message whose broadcast was lost is repaired from history, in order", async () => {
 		const channel = randomUUID();
 		const a = await stream(edgeA, channel);
 		const b = await stream(edgeB, channel);
 		await publishMany(core.baseUrl, channel, 1);
-		// Stored but never broadcast: as if its MQTT packet had been lost.
-		await observer.call("history.append", {
-			id: randomUUID(),
-			channel,
-			author: "ghost",
-			text: "lost packet",
-			sentAt: new Date().toISOString(),
-		});
+		await storeWithoutBroadcast(channel, "lost packet");
 		await publishMany(core.baseUrl, channel, 1, "after");
 		for (const s of [a, b]) {
 			await s.waitForMessages(3);
@@ -168,13 +165,7 @@ describe("publish → history → MQTT → SSE on two broadcast nodes", () => {
 		const a = await stream(edgeA, channel);
 		const b = await stream(edgeB, channel);
 		await publishMany(core.baseUrl, channel, 1);
-		await observer.call("history.append", {
-			id: randomUUID(),
-			channel,
-			author: "ghost",
-			text: "last and lost",
-			sentAt: new Date().toISOString(),
-		});
+		await storeWithoutBroadcast(channel, "last and lost");
 		for (const s of [a, b]) {
 			await s.waitForMessages(2, 5000);
 			expect(seqs(s.messages)).toEqual([1, 2]);
