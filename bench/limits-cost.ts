@@ -1,5 +1,5 @@
 /**
- * What the edge's abuse limits cost: publish throughput (wrk, 16 connections, 1,000 channels) and the
+ * What the edge's abuse limits cost: publish throughput (wrk, 32 connections, 1,000 channels) and the
  * stream-open rate of one all-in-one node on Redis, with the rate limits off and on (limits set so high
  * that nothing is refused: what is measured is the check itself, a Redis round trip per request), side
  * by side, alternating runs. Prints a table; read the ratio (the machine is shared and noisy).
@@ -64,7 +64,7 @@ async function startNode(namespace: string, limits: boolean): Promise<Node> {
 function publishRate(port: number): number {
 	const run = spawnSync(
 		"wrk",
-		["-t1", "-c16", `-d${SECONDS}s`, "-s", path.join(ROOT, "bench/wrk-publish.lua"), `http://127.0.0.1:${port}`],
+		["-t1", "-c32", `-d${SECONDS}s`, "-s", path.join(ROOT, "bench/wrk-publish.lua"), `http://127.0.0.1:${port}`],
 		{
 			encoding: "utf8",
 		},
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
 		`| ${name} | ${median(off).toFixed(0)} | ${median(on).toFixed(0)} | ${(median(on) / median(off)).toFixed(2)} |`;
 	console.log("\nAbuse limits: cost of the checks (all-in-one node on Redis; medians of", ROUNDS, "runs)\n");
 	console.log("| per second | limits off | limits on | on ÷ off |\n|---|---:|---:|---:|");
-	console.log(row("publishes (wrk, 16 connections)", results.off.publish, results.on.publish));
+	console.log(row("publishes (wrk, 32 connections)", results.off.publish, results.on.publish));
 	console.log(row("stream opens (8 at a time)", results.off.open, results.on.open));
 }
 

@@ -84,62 +84,90 @@ export class MemoryRateLimiter implements RateLimiter {
 	}
 }
 
-// KEYS: bucket. ARGV: burst, per second, now ms, fill ms. Returns {allowed 1/0, retry after ms}.
+// KEYS: bucket. ARGV: burst, per second, now ms, fill ms, tokens wanted.
+// Returns {tokens granted, retry after ms (for the first one refused)}.
 const TAKE_SCRIPT = `
 local burst = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
+local wanted = tonumber(ARGV[5])
 local state = redis.call('HMGET', KEYS[1], 't', 'a')
 local tokens = burst
 if state[1] then
   tokens = math.min(burst, tonumber(state[1]) + (now - tonumber(state[2])) * rate / 1000)
 end
-local allowed = 0
+local granted = math.min(wanted, math.floor(tokens))
+tokens = tokens - granted
 local retry = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-else
-  retry = math.ceil((1 - tokens) * 1000 / rate)
-end
+if granted < wanted then retry = math.ceil((1 - tokens) * 1000 / rate) end
 redis.call('HSET', KEYS[1], 't', tostring(tokens), 'a', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return {allowed, retry}
+return {granted, retry}
 `;
 
 interface RateLimitRedis extends Redis {
-	chatcastTakeToken(key: string, burst: number, perSecond: number, now: number, fillMs: number): Promise<[number, number]>;
+	chatcastTakeTokens(
+		key: string,
+		burst: number,
+		perSecond: number,
+		now: number,
+		fillMs: number,
+		wanted: number,
+	): Promise<[number, number]>;
 }
 
-function hasTakeToken(redis: Redis): redis is RateLimitRedis {
-	return "chatcastTakeToken" in redis;
+function hasTakeTokens(redis: Redis): redis is RateLimitRedis {
+	return "chatcastTakeTokens" in redis;
 }
 
 /**
- * Buckets in Redis, shared by every node of the cluster. Redis's clock is not used: nodes pass their own
- * `now`, so nodes whose clocks differ by Δ let a client refill Δ early at most.
+ * Buckets in Redis, shared by every node of the cluster: one script call per key per event-loop turn
+ * (the requests of one client that arrive together take their tokens in one call, first come first
+ * served), so a flood from one address costs Redis one call per turn, not one per request. Redis's clock
+ * is not used: nodes pass their own `now`, so nodes whose clocks differ by Δ let a client refill Δ early
+ * at most.
  */
 export class RedisRateLimiter implements RateLimiter {
 	private readonly redis: RateLimitRedis;
+	/** Requests waiting for this turn's call, per key. */
+	private readonly waiting = new Map<string, Array<{ resolve: (d: RateDecision) => void; reject: (e: unknown) => void }>>();
 
 	constructor(
 		redis: Redis,
 		private readonly keyPrefix: string,
 		private readonly limit: RateLimit,
 	) {
-		if (!hasTakeToken(redis)) redis.defineCommand("chatcastTakeToken", { numberOfKeys: 1, lua: TAKE_SCRIPT });
-		if (!hasTakeToken(redis)) throw new Error("ioredis did not define chatcastTakeToken");
+		if (!hasTakeTokens(redis)) redis.defineCommand("chatcastTakeTokens", { numberOfKeys: 1, lua: TAKE_SCRIPT });
+		if (!hasTakeTokens(redis)) throw new Error("ioredis did not define chatcastTakeTokens");
 		this.redis = redis;
 	}
 
-	async consume(key: string): Promise<RateDecision> {
-		const [allowed, retryAfterMs] = await this.redis.chatcastTakeToken(
-			`${this.keyPrefix}${key}`,
-			this.limit.burst,
-			this.limit.perSecond,
-			Date.now(),
-			fillMs(this.limit),
-		);
-		return { allowed: allowed === 1, retryAfterMs };
+	consume(key: string): Promise<RateDecision> {
+		return new Promise((resolve, reject) => {
+			const queue = this.waiting.get(key);
+			if (queue) return void queue.push({ resolve, reject });
+			this.waiting.set(key, [{ resolve, reject }]);
+			setImmediate(() => void this.take(key));
+		});
+	}
+
+	private async take(key: string): Promise<void> {
+		const queue = this.waiting.get(key) ?? [];
+		this.waiting.delete(key);
+		try {
+			const [granted, retryAfterMs] = await this.redis.chatcastTakeTokens(
+				`${this.keyPrefix}${key}`,
+				this.limit.burst,
+				this.limit.perSecond,
+				Date.now(),
+				fillMs(this.limit),
+				queue.length,
+			);
+			queue.forEach((waiter, i) => waiter.resolve(i < granted ? ALLOWED : { allowed: false, retryAfterMs }));
+		} catch (err) {
+			for (const waiter of queue) waiter.reject(err);
+		}
 	}
 }
+
+const ALLOWED: RateDecision = { allowed: true, retryAfterMs: 0 };
