@@ -67,6 +67,8 @@ export interface StreamReader {
 	headers: IncomingHttpHeaders;
 	/** Every event, in arrival order (`event` is undefined for unnamed ones). */
 	events: EventSourceMessage[];
+	/** The stream's text as received, so a test can check the framing itself. */
+	raw: string;
 	/** The `retry:` values, in arrival order. */
 	retries: number[];
 	/** Comment lines (heartbeats) received. */
@@ -91,6 +93,7 @@ export function readStream(url: string, headers: Record<string, string> = {}): P
 				status: res.statusCode ?? 0,
 				headers: res.headers,
 				events: [],
+				raw: "",
 				retries: [],
 				comments: 0,
 				ended: false,
@@ -103,7 +106,10 @@ export function readStream(url: string, headers: Record<string, string> = {}): P
 				onComment: () => reader.comments++,
 			});
 			res.setEncoding("utf8");
-			res.on("data", (chunk: string) => parser.feed(chunk));
+			res.on("data", (chunk: string) => {
+				reader.raw += chunk;
+				parser.feed(chunk);
+			});
 			res.on("close", () => {
 				reader.ended = true;
 			});
