@@ -9,13 +9,14 @@
  */
 import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import Redis from "ioredis";
 import type { CallingOptions, Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type GatewaySettings } from "moleculer-web";
 import type { StreamFormat } from "../src/channel-hub";
 import type { ChatcastConfig } from "../src/config";
 import { EdgeGuard } from "../src/edge-guard";
-import { chatError, clientMsgIdMismatch, type ErrorBody, toErrorBody } from "../src/errors";
+import { chatError, clientMsgIdMismatch, ERROR_CATALOGUE, type ErrorBody, type ErrorType, toErrorBody } from "../src/errors";
 import { parseChannel, parseLastEventId } from "../src/message";
 import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from "../src/rate-limiter";
 import { StreamLimits } from "../src/stream-limits";
@@ -38,6 +39,26 @@ function retryAfterSeconds(body: ErrorBody): number | undefined {
 	if (body.type !== "RATE_LIMITED" || typeof body.data !== "object" || body.data === null) return undefined;
 	const seconds = "retryAfterSeconds" in body.data ? body.data.retryAfterSeconds : undefined;
 	return typeof seconds === "number" ? seconds : undefined;
+}
+
+/**
+ * What Node's HTTP parser refuses before any route runs (bad framing, huge headers, a timeout) is answered
+ * like every other error: JSON with a catalogue type, then the connection is closed.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+	if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
+	const type: ErrorType =
+		err.code === "HPE_HEADER_OVERFLOW"
+			? "HEADERS_TOO_LARGE"
+			: err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+				? "REQUEST_TIMEOUT"
+				: "MALFORMED_REQUEST";
+	const body = JSON.stringify(toErrorBody(chatError(type)));
+	const { status } = ERROR_CATALOGUE[type];
+	socket.end(
+		`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+			`Content-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
+	);
 }
 
 /** Rate limits fail open and fast: a limiter must never be why a request hangs. */
@@ -358,6 +379,7 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 					},
 					this.httpHandler,
 				);
+				this.server.on("clientError", answerClientError);
 			},
 
 			/** Every request passes the edge guard (origin, OPTIONS, nosniff) before moleculer-web routes it. */
