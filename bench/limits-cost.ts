@@ -15,7 +15,7 @@ import Redis from "ioredis";
 const ROOT = path.resolve(__dirname, "../..");
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = 2;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 interface Node {
 	port: number;
@@ -76,27 +76,38 @@ function publishRate(port: number): number {
 	return Number(rate[1]);
 }
 
-/** Streams opened (answer headers received, then closed) per second, 8 at a time. */
-async function streamOpenRate(port: number): Promise<number> {
-	const agent = new http.Agent({ keepAlive: false });
+/**
+ * Requests per second from `workers` concurrent clients, each from its own loopback address when
+ * `spread` (127.0.0.2, 127.0.0.3, …: each its own bucket, so no two requests share a rate-limit call).
+ */
+async function requestRate(port: number, kind: "publish" | "stream", workers: number, spread: boolean): Promise<number> {
 	const until = Date.now() + SECONDS * 1000;
-	let opened = 0;
-	const worker = async (): Promise<void> => {
+	let done = 0;
+	const worker = async (index: number): Promise<void> => {
+		const localAddress = spread ? `127.0.0.${index + 2}` : "127.0.0.1";
+		const agent = new http.Agent({ keepAlive: kind === "publish", maxSockets: 1 });
 		while (Date.now() < until) {
 			await new Promise<void>((resolve, reject) => {
-				const req = http.get({ port, host: "127.0.0.1", agent, path: `/api/channels/${randomUUID()}/events` }, res => {
-					if (res.statusCode !== 200) reject(new Error(`stream answered ${res.statusCode}`));
-					opened++;
-					req.destroy();
-					resolve();
-				});
+				const path = `/api/channels/${randomUUID()}/${kind === "publish" ? "messages" : "events"}`;
+				const options = { port, host: "127.0.0.1", localAddress, agent, path };
+				const req = http.request(
+					kind === "publish" ? { ...options, method: "POST", headers: { "Content-Type": "text/plain" } } : options,
+					res => {
+						if (res.statusCode !== (kind === "publish" ? 201 : 200)) reject(new Error(`${kind} answered ${res.statusCode}`));
+						done++;
+						if (kind === "stream") req.destroy();
+						else res.resume();
+						resolve();
+					},
+				);
 				req.on("error", reject);
+				req.end(kind === "publish" ? "benchmark message" : undefined);
 			});
 		}
+		agent.destroy();
 	};
-	await Promise.all(Array.from({ length: 8 }, worker));
-	agent.destroy();
-	return opened / SECONDS;
+	await Promise.all(Array.from({ length: workers }, (_, i) => worker(i)));
+	return done / SECONDS;
 }
 
 async function dropKeys(namespace: string): Promise<void> {
@@ -112,32 +123,37 @@ async function dropKeys(namespace: string): Promise<void> {
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
+const SCENARIOS: Record<string, (port: number) => Promise<number>> = {
+	"publishes: wrk, 32 connections from one address": port => Promise.resolve(publishRate(port)),
+	"publishes: 32 clients from 32 addresses": port => requestRate(port, "publish", 32, true),
+	"stream opens: 8 at a time from one address": port => requestRate(port, "stream", 8, false),
+	"stream opens: 8 clients from 8 addresses": port => requestRate(port, "stream", 8, true),
+};
+
 async function main(): Promise<void> {
-	const results = {
-		off: { publish: [] as number[], open: [] as number[] },
-		on: { publish: [] as number[], open: [] as number[] },
-	};
+	const results: Record<"off" | "on", Record<string, number[]>> = { off: {}, on: {} };
 	for (let round = 1; round <= ROUNDS; round++) {
 		for (const mode of ["off", "on"] as const) {
 			const namespace = `bench-limits-${randomUUID().slice(0, 8)}`;
 			const node = await startNode(namespace, mode === "on");
 			try {
-				process.stderr.write(`round ${round}/${ROUNDS}, limits ${mode}: publishing…`);
-				results[mode].publish.push(publishRate(node.port));
-				process.stderr.write(" opening streams…\n");
-				results[mode].open.push(await streamOpenRate(node.port));
+				for (const [name, run] of Object.entries(SCENARIOS)) {
+					process.stderr.write(`round ${round}/${ROUNDS}, limits ${mode}: ${name}\n`);
+					results[mode][name] = [...(results[mode][name] ?? []), await run(node.port)];
+				}
 			} finally {
 				await node.stop();
 				await dropKeys(namespace);
 			}
 		}
 	}
-	const row = (name: string, off: number[], on: number[]): string =>
-		`| ${name} | ${median(off).toFixed(0)} | ${median(on).toFixed(0)} | ${(median(on) / median(off)).toFixed(2)} |`;
-	console.log("\nAbuse limits: cost of the checks (all-in-one node on Redis; medians of", ROUNDS, "runs)\n");
+	const row = (name: string): string => {
+		const [off, on] = [median(results.off[name]), median(results.on[name])];
+		return `| ${name} | ${off.toFixed(0)} | ${on.toFixed(0)} | ${(on / off).toFixed(2)} |`;
+	};
+	console.log(`\nAbuse limits: cost of the checks (all-in-one node on Redis; medians of ${ROUNDS} runs of ${SECONDS} s)\n`);
 	console.log("| per second | limits off | limits on | on ÷ off |\n|---|---:|---:|---:|");
-	console.log(row("publishes (wrk, 32 connections)", results.off.publish, results.on.publish));
-	console.log(row("stream opens (8 at a time)", results.off.open, results.on.open));
+	for (const name of Object.keys(SCENARIOS)) console.log(row(name));
 }
 
 main().catch(err => {
