@@ -123,10 +123,11 @@ async function dropKeys(namespace: string): Promise<void> {
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
+// Stream opens are measured from several addresses only: thousands of short connections from one
+// address exhaust its ephemeral ports (TIME_WAIT), and that, not Chatcast, would set the rate.
 const SCENARIOS: Record<string, (port: number) => Promise<number>> = {
 	"publishes: wrk, 32 connections from one address": port => Promise.resolve(publishRate(port)),
 	"publishes: 32 clients from 32 addresses": port => requestRate(port, "publish", 32, true),
-	"stream opens: 8 at a time from one address": port => requestRate(port, "stream", 8, false),
 	"stream opens: 8 clients from 8 addresses": port => requestRate(port, "stream", 8, true),
 };
 
