@@ -8,7 +8,8 @@
  *   // from the api gateway, on GET /api/channels/:channel/events
  *   await localBroadcast(broker)?.openStream(res, channel, { lastEventId: 41 });
  */
-import type { ServerResponse } from "node:http";
+import type { OutgoingHttpHeaders } from "node:http";
+import type { SseSink } from "../src/channel-hub";
 import type { Context, Service, ServiceBroker, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { ChannelHub, type StreamFormat, type StreamPosition } from "../src/channel-hub";
 import type { ChatcastConfig } from "../src/config";
@@ -40,13 +41,20 @@ export interface BroadcastSettings extends ServiceSettingSchema {
 	resyncMs: number;
 }
 
+/** What a stream needs of an HTTP response: an SSE sink whose status line and socket can be set. */
+export interface StreamResponse extends SseSink {
+	writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
+	end(chunk?: string): unknown;
+	readonly socket: { setNoDelay(noDelay: boolean): unknown; setTimeout(ms: number): unknown } | null;
+}
+
 export interface OpenStreamOptions {
 	lastEventId?: number;
 	format?: StreamFormat;
 }
 
 interface BroadcastMethods {
-	openStream(res: ServerResponse, channel: string, options: OpenStreamOptions): Promise<void>;
+	openStream(res: StreamResponse, channel: string, options: OpenStreamOptions): Promise<void>;
 	announcePresence(channels: Iterable<string>): void;
 	notifyPresence(channel: string): void;
 	checkHeads(): Promise<void>;
@@ -169,7 +177,7 @@ export function createBroadcastService(
 			 * Serves one SSE stream until the client goes away. Rejects, with nothing written, when history
 			 * cannot answer (the caller sends the error); afterwards the response belongs to the hub.
 			 */
-			async openStream(res: ServerResponse, channel: string, options: OpenStreamOptions): Promise<void> {
+			async openStream(res: StreamResponse, channel: string, options: OpenStreamOptions): Promise<void> {
 				res.socket?.setNoDelay(true);
 				res.socket?.setTimeout(0);
 				if (this.hub.isClosed) {

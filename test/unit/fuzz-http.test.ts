@@ -654,7 +654,13 @@ describe("property 2: every accepted publish comes back once, identical", () => 
 					expect({ status, sent }).toEqual({ status: 201, sent });
 					const expected: Record<string, unknown> = { channel, text: storedText(sent), author: storedAuthor(sent) };
 					if (sent.clientMsgId !== undefined) expected.clientMsgId = sent.clientMsgId;
-					expect(body).toEqual({ ...expected, id: expect.any(String), seq: expect.any(Number), epoch: expect.any(String), sentAt: expect.any(String) });
+					expect(body).toEqual({
+						...expected,
+						id: expect.any(String),
+						seq: expect.any(Number),
+						epoch: expect.any(String),
+						sentAt: expect.any(String),
+					});
 				}
 				expectEachOnce(
 					answers.map(a => a.body as ChatMessage),

@@ -4,10 +4,9 @@
  * opened on the broadcast service with in-memory responses.
  */
 import { randomUUID } from "node:crypto";
-import type { ServerResponse } from "node:http";
 import { PassThrough } from "node:stream";
 import { ServiceBroker } from "moleculer";
-import type { BroadcastService } from "../../services/broadcast.service";
+import { localBroadcast } from "../../services/broadcast.service";
 import { createBroadcastService, createHistoryService, createIngestService } from "../../services";
 import { loadConfig } from "../../src/config";
 import type { HistoryPage } from "../../src/history-store";
@@ -25,6 +24,7 @@ import { waitFor } from "../support/node-process";
 
 /** An SSE response that nobody reads: enough for the broadcast service to count a subscriber. */
 class ResponseSink extends PassThrough {
+	readonly socket = null;
 	writeHead(): this {
 		return this;
 	}
@@ -76,12 +76,13 @@ async function publish(channel: string, count: number): Promise<ChatMessage[]> {
 }
 
 async function openStreams(channel: string, count: number): Promise<ResponseSink[]> {
-	const broadcast = broker.getLocalService("broadcast") as unknown as BroadcastService;
+	const broadcast = localBroadcast(broker);
+	if (!broadcast) throw new Error("no broadcast service");
 	const sinks: ResponseSink[] = [];
 	for (let i = 0; i < count; i++) {
 		const sink = new ResponseSink();
 		sink.resume();
-		await broadcast.openStream(sink as unknown as ServerResponse, channel, {});
+		await broadcast.openStream(sink, channel, {});
 		sinks.push(sink);
 	}
 	return sinks;
