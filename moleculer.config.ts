@@ -3,6 +3,7 @@
  * Everything comes from environment variables (see .env.example and the README's table);
  * `src/config.ts` parses and checks them.
  */
+import { randomBytes } from "node:crypto";
 import type { BrokerOptions } from "moleculer";
 import type { ChatcastConfig } from "./src/config";
 import { SHARED_PORT_PROMETHEUS } from "./src/metrics-reporter";
@@ -28,7 +29,8 @@ export function createBrokerOptions(config: ChatcastConfig, bus: BusOptions | un
 	return {
 		// Several deployments may share one MQTT broker: the namespace keeps their topics apart.
 		namespace: config.namespace,
-		nodeID: config.nodeID,
+		// Not Moleculer's <hostname>-<pid>: node ids reach clients (health, channel summary) and metrics labels.
+		nodeID: config.nodeID ?? randomNodeID(config.namespace),
 
 		// JSON lines (pino) in production, short readable lines in development.
 		logger:
@@ -76,6 +78,11 @@ export function createBrokerOptions(config: ChatcastConfig, bus: BusOptions | un
 		// Signals are handled by src/bin/start.ts, which also stops the embedded broker.
 		skipProcessEventRegistration: true,
 	};
+}
+
+/** A node id that says nothing about the host: `<namespace>-<8 hex digits>`. */
+export function randomNodeID(prefix: string): string {
+	return `${prefix}-${randomBytes(4).toString("hex")}`;
 }
 
 /** The secrets of a node configured with MQTT_URL: CLUSTER_SECRET signs, CLUSTER_SECRET_PREVIOUS still verifies. */

@@ -34,7 +34,7 @@ export interface ChatcastConfig {
 	redisUrl?: string;
 	/** Moleculer namespace; also the Redis key prefix, so several deployments can share a broker and a Redis. */
 	namespace: string;
-	/** Unique node id; undefined lets Moleculer pick `<hostname>-<pid>`. */
+	/** Unique node id; undefined: `<namespace>-<8 random hex digits>` (nothing about the host). */
 	nodeID?: string;
 	historyLimit: number;
 	historyTtlSeconds: number;

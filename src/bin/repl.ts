@@ -6,11 +6,10 @@
  *   MQTT_URL=mqtt://127.0.0.1:1884 NAMESPACE=chatcast npm run repl
  *   chatcast $ history c3743620-cc30-11e6-9d9d-cec0c932ce01 5
  */
-import os from "node:os";
 import type { REPLServer } from "node:repl";
 import { ServiceBroker } from "moleculer";
 import startRepl from "moleculer-repl";
-import { clusterSecrets, createBrokerOptions } from "../../moleculer.config";
+import { clusterSecrets, createBrokerOptions, randomNodeID } from "../../moleculer.config";
 import { loadConfigOrExit } from "../config";
 import { ChannelTail, formatError, operatorCommands, tailService, type OperatorIO } from "../repl-commands";
 
@@ -61,7 +60,7 @@ async function main(): Promise<void> {
 
 	const broker = new ServiceBroker({
 		...createBrokerOptions(config, { url: config.mqttUrl, secrets: clusterSecrets(config) }),
-		nodeID: config.nodeID ?? `repl-${os.hostname()}-${process.pid}`,
+		nodeID: config.nodeID ?? randomNodeID("repl"),
 		// No embedded broker to stop here, so Moleculer's own SIGINT/SIGTERM handling (stop, exit) fits.
 		skipProcessEventRegistration: false,
 	});
