@@ -506,6 +506,22 @@ step2() { render_env env3 && env_has "$ENV_FILE" "$NEW_SECRET" "$OLD_SECRET"; }
 check "secret rotation step 2 (env file): CLUSTER_SECRET new, CLUSTER_SECRET_PREVIOUS old" step2
 run_connect_check "after the rotation: new passwords; edge at secret step 1, core at step 2" "$EDGE_ENV_FILE"
 
+# ------------------------------------------------------------- new-vault.sh
+vault_check() {
+  local pw="$T/vault-pass" out="$T/new-vault.yml" plain
+  echo "test-vault-password" >"$pw"
+  ANSIBLE_VAULT_PASSWORD_FILE=$pw VAULT_FILE=$out "$ANSIBLE_DIR/new-vault.sh" >/dev/null &&
+    head -c 14 "$out" | grep -q '^$ANSIBLE_VAULT' &&
+    plain=$(ansible-vault view --vault-password-file "$pw" "$out") &&
+    for var in vault_mqtt_edge_password vault_mqtt_core_password vault_mqtt_operator_password \
+               vault_redis_admin_password vault_redis_app_password; do
+      echo "$plain" | grep -Eq "^$var: [0-9a-f]{48}\$" || return 1
+    done &&
+    echo "$plain" | grep -Eq '^vault_cluster_secret: [0-9a-f]{64}$' &&
+    ! ANSIBLE_VAULT_PASSWORD_FILE=$pw VAULT_FILE=$out "$ANSIBLE_DIR/new-vault.sh" 2>/dev/null
+}
+check "new-vault.sh writes an encrypted vault with a fresh value for every secret, and never overwrites one" vault_check
+
 # ------------------------------------------------------------- stop daemons
 MQ_PID=$(cat "$T/mosquitto/run/mosquitto.pid" 2>/dev/null || true)
 RD_PID=$(cat "$T/redis/run/redis-server.pid" 2>/dev/null || true)
