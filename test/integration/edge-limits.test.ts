@@ -151,6 +151,37 @@ describe("stream bounds per address, per address's channels and per edge", () =>
 	}, 20_000);
 });
 
+describe("a stream whose client leaves while it is admitted", () => {
+	test("frees its place: clients that open and drop at once cannot fill the edge", async () => {
+		// Admission waits for the shared (Redis) stream-open bucket: a client gone meanwhile must not keep a place.
+		const edge = await node(uniqueNamespace("abuse-drop"), ["api", "ingest", "history", "broadcast"], {
+			RATE_LIMITS: "on",
+			STREAM_OPEN_BURST: "1000",
+			STREAMS_PER_EDGE: "5",
+			STREAMS_PER_CLIENT: "5",
+		});
+		const channel = randomUUID();
+		for (let i = 0; i < 50; i++) {
+			const socket = net.connect(edge.port, "127.0.0.1", () => {
+				socket.end(`GET /api/channels/${channel}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`);
+				socket.destroy();
+			});
+			socket.on("error", () => undefined);
+			await new Promise(r => socket.once("close", r));
+		}
+		const streams = await waitFor(
+			async () => {
+				const open = await Promise.all(Array.from({ length: 5 }, () => openEvents(edge.baseUrl, channel, "127.0.0.2")));
+				for (const stream of open) stream.close();
+				return open.every(stream => stream.status === 200) && open;
+			},
+			5000,
+			"five places free",
+		);
+		expect(streams.map(s => s.status)).toEqual([200, 200, 200, 200, 200]);
+	}, 20_000);
+});
+
 describe("slow requests are cut off; open streams are not", () => {
 	let edge: ChatcastNode;
 	const headersTimeoutMs = 1000;
