@@ -3,6 +3,7 @@
  * over Redis, stream bounds per address and per edge, slow-request timeouts, and a metrics endpoint that
  * tells nothing about the host. Loopback source addresses (127.0.0.2, 127.0.0.3, …) stand for clients.
  */
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import net from "node:net";
 import os from "node:os";
@@ -65,6 +66,21 @@ describe("rate limits are shared by every edge on the same Redis", () => {
 		await new Promise(r => setTimeout(r, seconds * 1000));
 		expect((await publish(edges[1].baseUrl, channel, "127.0.0.2")).status).toBe(201);
 	}, 20_000);
+
+	test("an X-Forwarded-For the edge does not trust (no TRUST_PROXY) does not make a new client", async () => {
+		const channel = randomUUID();
+		const statuses: number[] = [];
+		for (let i = 0; i < 4; i++) {
+			const answer = await request(`${edges[i % 2].baseUrl}/api/channels/${channel}/messages`, {
+				method: "POST",
+				from: "127.0.0.6",
+				headers: { "X-Forwarded-For": `203.0.113.${i + 1}` },
+				body: "spoofed",
+			});
+			statuses.push(answer.status);
+		}
+		expect(statuses).toEqual([201, 201, 201, 429]);
+	});
 
 	test("stream opens: the same, with action streamOpen", async () => {
 		const channel = randomUUID();
@@ -271,7 +287,12 @@ describe("the metrics endpoint", () => {
 
 	test("listens on 127.0.0.1 only, and tells nothing about the host unless METRICS_DETAILED=true", async () => {
 		const ns = uniqueNamespace("abuse-metrics");
-		const [port, detailedPort] = [await freePort(), await freePort()];
+		const port = await freePort();
+		// Two ports, never one: the endpoint listens with SO_REUSEPORT, so both nodes could share it.
+		const detailedPort = await waitFor(async () => {
+			const other = await freePort();
+			return other !== port && other;
+		});
 		await node(ns, ["api", "ingest", "history", "broadcast"], { METRICS_PORT: String(port) });
 		await node(ns, ["api", "ingest", "history", "broadcast"], { METRICS_PORT: String(detailedPort), METRICS_DETAILED: "true" });
 		const text = await waitFor(() => scrape(port), 10_000, "metrics");
@@ -281,10 +302,12 @@ describe("the metrics endpoint", () => {
 		const detailed = await waitFor(() => scrape(detailedPort), 10_000, "detailed metrics");
 		for (const detail of hostDetails()) expect(detailed).toContain(detail);
 
-		if (outsideAddress === undefined) {
-			// No other address to connect from: the endpoint's listening address shows it instead.
-			return;
-		}
+		// The listening socket itself: loopback only (what `ss` shows whether or not there is another address).
+		const listening = execFileSync("ss", ["-Hltn", `sport = :${port}`], { encoding: "utf8" })
+			.trim()
+			.split("\n");
+		expect(listening.map(line => line.split(/\s+/)[3])).toEqual(listening.map(() => `127.0.0.1:${port}`));
+		if (outsideAddress === undefined) return;
 		const refused = await new Promise<string>(resolve => {
 			const socket = net.connect(port, outsideAddress);
 			socket.on("connect", () => {
