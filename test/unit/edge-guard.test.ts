@@ -131,3 +131,36 @@ test("API answers, error answers and stream answers carry X-Content-Type-Options
 	expect(stream.status).toBe(200);
 	for (const answer of [api, notFound, invalid, stream]) expect(answer.headers["x-content-type-options"]).toBe("nosniff");
 });
+
+describe("IPv6 clients are counted per /64", () => {
+	let proxied: InProcessNode;
+	beforeAll(async () => {
+		// Behind a trusted proxy (this test) the client is the X-Forwarded-For hop: any address it likes.
+		proxied = await startInProcess({
+			trustProxy: ["127.0.0.1"],
+			rateLimits: { publish: { burst: 1, perSecond: 0.01 }, streamOpen: { burst: 100, perSecond: 1 } },
+		});
+	});
+	afterAll(() => proxied?.stop());
+
+	const publishAs = async (client: string): Promise<number> =>
+		(
+			await request(`${proxied.baseUrl}/api/channels/${randomUUID()}/messages`, {
+				method: "POST",
+				headers: { "X-Forwarded-For": client },
+				body: "hi",
+			})
+		).status;
+
+	test("another address in the same /64 is the same client; another /64 is not", async () => {
+		expect(await publishAs("2001:db8:1:2::a")).toBe(201);
+		expect(await publishAs("2001:db8:1:2:ffff:ffff:ffff:ffff")).toBe(429);
+		expect(await publishAs("2001:0db8:0001:0002::b")).toBe(429);
+		expect(await publishAs("2001:db8:1:3::a")).toBe(201);
+		// IPv4 addresses stay one client each; so does an address with an IPv4 part (NAT64 shares its prefix).
+		expect(await publishAs("203.0.113.1")).toBe(201);
+		expect(await publishAs("203.0.113.2")).toBe(201);
+		expect(await publishAs("64:ff9b::203.0.113.1")).toBe(201);
+		expect(await publishAs("64:ff9b::203.0.113.2")).toBe(201);
+	});
+});
