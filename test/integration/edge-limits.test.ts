@@ -241,6 +241,12 @@ describe("slow requests are cut off; open streams are not", () => {
 		expect(answer).not.toMatch(/^HTTP\/1.1 200/);
 	}, 15_000);
 
+	test("a connection that sends nothing is cut off after HTTP_HEADERS_TIMEOUT_MS too", async () => {
+		const { ms } = await trickle("", "");
+		expect(ms).toBeGreaterThanOrEqual(headersTimeoutMs - 100);
+		expect(ms).toBeLessThanOrEqual(headersTimeoutMs + checkSlackMs);
+	}, 15_000);
+
 	test("a body sent a byte per 300 ms is cut off after HTTP_REQUEST_TIMEOUT_MS", async () => {
 		const channel = randomUUID();
 		const body = "b".repeat(100);
