@@ -347,6 +347,8 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 					const broadcast = localBroadcast(this.broker);
 					if (!broadcast) throw chatError("SERVICE_UNAVAILABLE", { service: "broadcast" }, "This node does not serve streams.");
 					const release = await this.guard.admitStream(req, channel);
+					// Admission may wait for Redis: a client gone meanwhile ("close" already fired) must not keep its place.
+					if (req.socket.destroyed) return release();
 					res.once("close", release);
 					await broadcast.openStream(res, channel, { lastEventId, format });
 				} catch (err) {

@@ -11,7 +11,7 @@
  *   const release = await guard.admitStream(req, channel);    // before a stream opens
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { clientAddress } from "./client-address";
+import { clientAddress, limitKey } from "./client-address";
 import { chatError } from "./errors";
 import { corsHeaders, originVerdict } from "./origin-policy";
 import type { RateDecision, RateLimiter } from "./rate-limiter";
@@ -55,9 +55,9 @@ export class EdgeGuard {
 		return "pass";
 	}
 
-	/** The client a limit is counted for. */
+	/** The client a limit is counted for (an IPv6 client: its /64). */
 	clientOf(req: IncomingMessage): string {
-		return clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], this.options.trustProxy);
+		return limitKey(clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], this.options.trustProxy));
 	}
 
 	/** Throws RATE_LIMITED when this client publishes faster than its bucket allows. */
