@@ -7,108 +7,31 @@
  *   curl -X POST localhost:3000/api/channels/$C/messages -H 'Content-Type: application/json' -d '{"text":"hi"}'
  *   curl -N localhost:3000/api/channels/$C/events
  */
-import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import type { Duplex } from "node:stream";
-import Redis from "ioredis";
+import type Redis from "ioredis";
 import type { CallingOptions, Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type GatewaySettings } from "moleculer-web";
 import type { StreamFormat } from "../src/channel-hub";
 import type { ChatcastConfig } from "../src/config";
-import { EdgeGuard } from "../src/edge-guard";
-import { chatError, clientMsgIdMismatch, ERROR_CATALOGUE, type ErrorBody, type ErrorType, toErrorBody } from "../src/errors";
+import { createEdgeGuard, type EdgeGuard } from "../src/edge-guard";
+import { answerClientError, errorAnswer } from "../src/error-answer";
+import { chatError, toErrorBody } from "../src/errors";
+import {
+	bodyLimit,
+	CONTENT_SECURITY_POLICY,
+	mediaType,
+	type PublishRequest,
+	publishParams,
+	requestIdOf,
+} from "../src/http-request";
 import { parseChannel, parseLastEventId } from "../src/message";
-import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from "../src/rate-limiter";
-import { StreamLimits } from "../src/stream-limits";
+import { rateLimitConnection } from "../src/rate-limiter";
 import { localBroadcast } from "./broadcast.service";
 
 /** What moleculer-web adds to a request. */
-interface GatewayRequest extends IncomingMessage {
-	$params: Record<string, unknown>;
-	body?: unknown;
+interface GatewayRequest extends PublishRequest {
 	/** The matched route's path (`/api`, `/chat`); undefined outside the routes. */
 	baseUrl?: string;
-}
-
-/** An X-Request-ID we accept from a client (or proxy); anything else is replaced by a new id. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** A refusal that says when to come back, for the `Retry-After` header. */
-function retryAfterSeconds(body: ErrorBody): number | undefined {
-	if (body.type === "EDGE_FULL") return EDGE_FULL_RETRY_SECONDS;
-	if (body.type !== "RATE_LIMITED" || typeof body.data !== "object" || body.data === null) return undefined;
-	const seconds = "retryAfterSeconds" in body.data ? body.data.retryAfterSeconds : undefined;
-	return typeof seconds === "number" ? seconds : undefined;
-}
-
-/**
- * What Node's HTTP parser refuses before any route runs (bad framing, huge headers, a timeout) is answered
- * like every other error: JSON with a catalogue type, then the connection is closed.
- */
-function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-	if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
-	const type: ErrorType =
-		err.code === "HPE_HEADER_OVERFLOW"
-			? "HEADERS_TOO_LARGE"
-			: err.code === "ERR_HTTP_REQUEST_TIMEOUT"
-				? "REQUEST_TIMEOUT"
-				: "MALFORMED_REQUEST";
-	const body = JSON.stringify(toErrorBody(chatError(type)));
-	const { status } = ERROR_CATALOGUE[type];
-	socket.end(
-		`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-			`Content-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
-	);
-}
-
-/** Rate limits fail open and fast: a limiter must never be why a request hangs. */
-function limitsConnection(url: string): Redis {
-	const redis = new Redis(url, {
-		maxRetriesPerRequest: 0,
-		commandTimeout: 500,
-		enableOfflineQueue: false,
-		enableAutoPipelining: true,
-	});
-	redis.on("error", () => undefined);
-	return redis;
-}
-
-/** JSON overhead allowed on top of the text limit before the body itself is refused. */
-export function bodyLimit(maxMessageBytes: number): number {
-	return maxMessageBytes * 2 + 1024;
-}
-
-/** The demo page may load only its own scripts and styles, and talk only to this origin. */
-const CONTENT_SECURITY_POLICY = [
-	"default-src 'self'",
-	"script-src 'self'",
-	"style-src 'self'",
-	"img-src 'self' data:",
-	"connect-src 'self'",
-	"object-src 'none'",
-	"base-uri 'none'",
-	"frame-ancestors 'none'",
-	"form-action 'self'",
-].join("; ");
-
-function mediaType(req: IncomingMessage): string {
-	return (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
-}
-
-/**
- * What every publish route takes from the request besides its own params: a text body (text/plain, or
- * anything on the legacy route) is the message text, and the standard `Idempotency-Key` header is the
- * `clientMsgId` (a body that names a different one is refused).
- */
-function publishParams(req: GatewayRequest): void {
-	if (typeof req.body === "string") req.$params.text = req.body;
-	const key = req.headers["idempotency-key"];
-	if (key === undefined) return;
-	const current = req.$params.clientMsgId;
-	if (current !== undefined && current !== null && current !== key) {
-		throw clientMsgIdMismatch();
-	}
-	req.$params.clientMsgId = key;
 }
 
 interface ApiMethods {
@@ -128,9 +51,6 @@ interface ApiVars {
 
 /** What moleculer-web's own methods are called as, from the overrides below. */
 const gatewayMethods = ApiGateway.methods ?? {};
-
-/** Seconds a client refused with EDGE_FULL is asked to wait. */
-const EDGE_FULL_RETRY_SECONDS = 5;
 
 type ApiConfig = Pick<
 	ChatcastConfig,
@@ -164,7 +84,7 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 
 			/** Every request gets a request id (the client's X-Request-ID if sane): it is the Moleculer context's requestID. */
 			rootCallOptions: function (this: ApiMethods, options: CallingOptions, req: IncomingMessage, res: ServerResponse) {
-				const requestID = options.requestID && REQUEST_ID.test(options.requestID) ? options.requestID : randomUUID();
+				const requestID = requestIdOf(options.requestID);
 				options.requestID = requestID;
 				res.setHeader("X-Request-ID", requestID);
 				this.logRequestOnce(req, res, requestID);
@@ -243,27 +163,12 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 				Reflect.set(this, "serve", rootOnly);
 			}
 
-			this.limitsRedis = config.rateLimits && config.redisUrl ? limitsConnection(config.redisUrl) : undefined;
-			const limiter = (action: "publish" | "streamOpen"): RateLimiter | undefined => {
-				const rate = config.rateLimits?.[action];
-				if (!rate) return undefined;
-				return this.limitsRedis
-					? new RedisRateLimiter(this.limitsRedis, `${config.namespace}:rl:${action}:`, rate)
-					: new MemoryRateLimiter(rate);
-			};
-			const publish = limiter("publish");
-			const streamOpen = limiter("streamOpen");
+			this.limitsRedis = config.rateLimits && config.redisUrl ? rateLimitConnection(config.redisUrl) : undefined;
 			let lastLimiterWarning = 0;
-			this.guard = new EdgeGuard({
-				corsOrigins: config.corsOrigins,
-				trustProxy: config.trustProxy,
-				streamLimits: new StreamLimits(config.streamLimits),
-				rateLimits: publish && streamOpen ? { publish, streamOpen } : undefined,
-				onLimiterError: err => {
-					if (Date.now() - lastLimiterWarning < 10_000) return;
-					lastLimiterWarning = Date.now();
-					this.logger.warn("Rate limits cannot reach Redis; requests pass unlimited meanwhile:", (err as Error).message);
-				},
+			this.guard = createEdgeGuard(config, this.limitsRedis, err => {
+				if (Date.now() - lastLimiterWarning < 10_000) return;
+				lastLimiterWarning = Date.now();
+				this.logger.warn("Rate limits cannot reach Redis; requests pass unlimited meanwhile:", (err as Error).message);
 			});
 		},
 
@@ -359,14 +264,11 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 
 			/** Every error answer: its status and the JSON body with a stable `type`. */
 			sendChatError(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-				const body = toErrorBody(err);
-				if (body.code >= 500) this.logger.warn(`${req.method} ${req.url} → ${body.code} ${body.type}:`, err);
+				const answer = errorAnswer(err);
+				if (answer.status >= 500) this.logger.warn(`${req.method} ${req.url} → ${answer.status} ${answer.error.type}:`, err);
 				if (res.headersSent) return void res.end();
-				const headers: Record<string, string> = { "Content-Type": "application/json; charset=utf-8" };
-				const retryAfter = retryAfterSeconds(body);
-				if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
-				res.writeHead(body.code, headers);
-				res.end(JSON.stringify(body));
+				res.writeHead(answer.status, answer.headers);
+				res.end(answer.body);
 			},
 
 			/** moleculer-web's server, created with the header and request timeouts (slow clients are cut off). */

@@ -14,8 +14,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { clientAddress, limitKey } from "./client-address";
 import { chatError } from "./errors";
 import { corsHeaders, originVerdict } from "./origin-policy";
-import type { RateDecision, RateLimiter } from "./rate-limiter";
-import type { StreamLimits, StreamRefusal } from "./stream-limits";
+import type Redis from "ioredis";
+import type { ChatcastConfig } from "./config";
+import { MemoryRateLimiter, type RateDecision, type RateLimit, type RateLimiter, RedisRateLimiter } from "./rate-limiter";
+import { StreamLimits, type StreamRefusal } from "./stream-limits";
 
 export interface EdgeGuardOptions {
 	corsOrigins: readonly string[];
@@ -32,6 +34,27 @@ const STREAM_REFUSALS: Record<StreamRefusal, () => Error> = {
 	channels: () => chatError("TOO_MANY_STREAMS", { limit: "channels" }, "This address follows too many channels at once."),
 	edge: () => chatError("EDGE_FULL"),
 };
+
+/**
+ * The guard a configuration asks for: rate limits shared over `redis` when given (else per process),
+ * or none with RATE_LIMITS=off.
+ */
+export function createEdgeGuard(
+	config: Pick<ChatcastConfig, "corsOrigins" | "trustProxy" | "rateLimits" | "streamLimits" | "namespace">,
+	redis: Redis | undefined,
+	onLimiterError?: (err: unknown) => void,
+): EdgeGuard {
+	const limits = config.rateLimits;
+	const limiter = (action: "publish" | "streamOpen", limit: RateLimit): RateLimiter =>
+		redis ? new RedisRateLimiter(redis, `${config.namespace}:rl:${action}:`, limit) : new MemoryRateLimiter(limit);
+	return new EdgeGuard({
+		corsOrigins: config.corsOrigins,
+		trustProxy: config.trustProxy,
+		streamLimits: new StreamLimits(config.streamLimits),
+		rateLimits: limits && { publish: limiter("publish", limits.publish), streamOpen: limiter("streamOpen", limits.streamOpen) },
+		onLimiterError,
+	});
+}
 
 export class EdgeGuard {
 	constructor(private readonly options: EdgeGuardOptions) {}

@@ -8,7 +8,7 @@
  *   const publishes = new MemoryRateLimiter({ burst: 30, perSecond: 5 });
  *   const { allowed, retryAfterMs } = await publishes.consume("203.0.113.9");
  */
-import type Redis from "ioredis";
+import Redis from "ioredis";
 
 export interface RateLimit {
 	/** Tokens a new (or long idle) client has: how many actions it may take at once. */
@@ -120,6 +120,18 @@ function hasTakeTokens(redis: Redis): redis is RateLimitRedis {
 	return "chatcastTakeTokens" in redis;
 }
 
+/** A Redis connection for rate limits: they fail open and fast, a limiter must never be why a request hangs. */
+export function rateLimitConnection(url: string): Redis {
+	const redis = new Redis(url, {
+		maxRetriesPerRequest: 0,
+		commandTimeout: 500,
+		enableOfflineQueue: false,
+		enableAutoPipelining: true,
+	});
+	redis.on("error", () => undefined);
+	return redis;
+}
+
 /**
  * Buckets in Redis, shared by every node of the cluster: one script call per key per event-loop turn
  * (the requests of one client that arrive together take their tokens in one call, first come first
@@ -163,7 +175,7 @@ export class RedisRateLimiter implements RateLimiter {
 				fillMs(this.limit),
 				queue.length,
 			);
-			queue.forEach((waiter, i) => waiter.resolve(i < granted ? ALLOWED : { allowed: false, retryAfterMs }));
+			for (const [i, waiter] of queue.entries()) waiter.resolve(i < granted ? ALLOWED : { allowed: false, retryAfterMs });
 		} catch (err) {
 			for (const waiter of queue) waiter.reject(err);
 		}
