@@ -84,100 +84,106 @@ export class MemoryRateLimiter implements RateLimiter {
 	}
 }
 
-// KEYS: bucket. ARGV: burst, per second, now ms, fill ms, tokens wanted.
-// Returns {tokens granted, retry after ms (for the first one refused)}.
+// KEYS: the buckets. ARGV: burst, per second, now ms, fill ms, then the tokens wanted per bucket.
+// Returns, per bucket, {tokens granted, retry after ms (for the first one refused)}, flattened.
 const TAKE_SCRIPT = `
 local burst = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
-local wanted = tonumber(ARGV[5])
-local state = redis.call('HMGET', KEYS[1], 't', 'a')
-local tokens = burst
-if state[1] then
-  tokens = math.min(burst, tonumber(state[1]) + (now - tonumber(state[2])) * rate / 1000)
+local result = {}
+for i, key in ipairs(KEYS) do
+  local wanted = tonumber(ARGV[4 + i])
+  local state = redis.call('HMGET', key, 't', 'a')
+  local tokens = burst
+  if state[1] then
+    tokens = math.min(burst, tonumber(state[1]) + (now - tonumber(state[2])) * rate / 1000)
+  end
+  local granted = math.min(wanted, math.floor(tokens))
+  tokens = tokens - granted
+  local retry = 0
+  if granted < wanted then retry = math.ceil((1 - tokens) * 1000 / rate) end
+  redis.call('HSET', key, 't', tostring(tokens), 'a', ARGV[3])
+  redis.call('PEXPIRE', key, ARGV[4])
+  result[2 * i - 1] = granted
+  result[2 * i] = retry
 end
-local granted = math.min(wanted, math.floor(tokens))
-tokens = tokens - granted
-local retry = 0
-if granted < wanted then retry = math.ceil((1 - tokens) * 1000 / rate) end
-redis.call('HSET', KEYS[1], 't', tostring(tokens), 'a', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return {granted, retry}
+return result
 `;
 
 interface RateLimitRedis extends Redis {
-	chatcastTakeTokens(
-		key: string,
-		burst: number,
-		perSecond: number,
-		now: number,
-		fillMs: number,
-		wanted: number,
-	): Promise<[number, number]>;
+	chatcastTakeTokens(keyCount: number, ...keysThenArgs: Array<string | number>): Promise<number[]>;
 }
 
 function hasTakeTokens(redis: Redis): redis is RateLimitRedis {
 	return "chatcastTakeTokens" in redis;
 }
 
+interface Waiter {
+	resolve: (decision: RateDecision) => void;
+	reject: (err: unknown) => void;
+}
+
 /** A Redis connection for rate limits: they fail open and fast, a limiter must never be why a request hangs. */
 export function rateLimitConnection(url: string): Redis {
-	const redis = new Redis(url, {
-		maxRetriesPerRequest: 0,
-		commandTimeout: 500,
-		enableOfflineQueue: false,
-		enableAutoPipelining: true,
-	});
+	const redis = new Redis(url, { maxRetriesPerRequest: 0, commandTimeout: 500, enableOfflineQueue: false });
 	redis.on("error", () => undefined);
 	return redis;
 }
 
 /**
- * Buckets in Redis, shared by every node of the cluster: one script call per key per event-loop turn
- * (the requests of one client that arrive together take their tokens in one call, first come first
- * served), so a flood from one address costs Redis one call per turn, not one per request. Redis's clock
- * is not used: nodes pass their own `now`, so nodes whose clocks differ by Δ let a client refill Δ early
- * at most.
+ * Buckets in Redis, shared by every node of the cluster. Everything asked in one event-loop turn is
+ * decided in one script call: requests of one client that arrive together take their tokens first come
+ * first served, and requests of many clients cost one round trip, not one each. (One Redis; a Redis
+ * Cluster would need one call per hash slot.) Redis's clock is not used: nodes pass their own `now`, so
+ * nodes whose clocks differ by Δ let a client refill Δ early at most.
  */
 export class RedisRateLimiter implements RateLimiter {
 	private readonly redis: RateLimitRedis;
-	/** Requests waiting for this turn's call, per key. */
-	private readonly waiting = new Map<string, Array<{ resolve: (d: RateDecision) => void; reject: (e: unknown) => void }>>();
+	/** What this turn's call will decide, per key. */
+	private waiting = new Map<string, Waiter[]>();
 
 	constructor(
 		redis: Redis,
 		private readonly keyPrefix: string,
 		private readonly limit: RateLimit,
 	) {
-		if (!hasTakeTokens(redis)) redis.defineCommand("chatcastTakeTokens", { numberOfKeys: 1, lua: TAKE_SCRIPT });
+		// numberOfKeys is given per call: the script takes as many buckets as the turn has.
+		if (!hasTakeTokens(redis)) redis.defineCommand("chatcastTakeTokens", { lua: TAKE_SCRIPT });
 		if (!hasTakeTokens(redis)) throw new Error("ioredis did not define chatcastTakeTokens");
 		this.redis = redis;
 	}
 
 	consume(key: string): Promise<RateDecision> {
 		return new Promise((resolve, reject) => {
+			if (this.waiting.size === 0) setImmediate(() => void this.take());
 			const queue = this.waiting.get(key);
-			if (queue) return void queue.push({ resolve, reject });
-			this.waiting.set(key, [{ resolve, reject }]);
-			setImmediate(() => void this.take(key));
+			if (queue) queue.push({ resolve, reject });
+			else this.waiting.set(key, [{ resolve, reject }]);
 		});
 	}
 
-	private async take(key: string): Promise<void> {
-		const queue = this.waiting.get(key) ?? [];
-		this.waiting.delete(key);
+	private async take(): Promise<void> {
+		const batch = this.waiting;
+		this.waiting = new Map();
+		const keys = [...batch.keys()];
 		try {
-			const [granted, retryAfterMs] = await this.redis.chatcastTakeTokens(
-				`${this.keyPrefix}${key}`,
+			const result = await this.redis.chatcastTakeTokens(
+				keys.length,
+				...keys.map(key => `${this.keyPrefix}${key}`),
 				this.limit.burst,
 				this.limit.perSecond,
 				Date.now(),
 				fillMs(this.limit),
-				queue.length,
+				...keys.map(key => batch.get(key)?.length ?? 0),
 			);
-			for (const [i, waiter] of queue.entries()) waiter.resolve(i < granted ? ALLOWED : { allowed: false, retryAfterMs });
+			keys.forEach((key, k) => {
+				const [granted, retryAfterMs] = [result[2 * k], result[2 * k + 1]];
+				for (const [i, waiter] of (batch.get(key) ?? []).entries()) {
+					waiter.resolve(i < granted ? ALLOWED : { allowed: false, retryAfterMs });
+				}
+			});
 		} catch (err) {
-			for (const waiter of queue) waiter.reject(err);
+			for (const queue of batch.values()) for (const waiter of queue) waiter.reject(err);
 		}
 	}
 }
