@@ -24,6 +24,7 @@ import {
 	publishParams,
 	requestIdOf,
 } from "../src/http-request";
+import { memoryCheck, type StoreMemory } from "../src/history-store";
 import { parseChannel, parseLastEventId } from "../src/message";
 import { rateLimitConnection } from "../src/rate-limiter";
 import { localBroadcast } from "./broadcast.service";
@@ -200,23 +201,33 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 				},
 			},
 
-			/** Readiness: the transporter is connected and history (Redis) answers; 503 NOT_READY with the reasons otherwise. */
+			/**
+			 * Readiness: the transporter is connected, history (Redis) answers and its memory is not nearly full
+			 * (past 90% of maxmemory publishes are about to be refused); 503 NOT_READY with the reasons otherwise.
+			 */
 			ready: {
 				visibility: "published",
 				async handler(ctx: Context) {
 					const checks: Record<string, string> = {};
 					const transit = this.broker.transit as { connected?: boolean } | undefined;
 					checks.transporter = transit?.connected ? "ok" : "not connected";
+					let memoryOk = true;
 					try {
-						const ping = await ctx.call<{ store: string }, object>("history.ping", {}, { timeout: 3000 });
+						const ping = await ctx.call<{ store: string; memory?: StoreMemory }, object>("history.ping", {}, { timeout: 3000 });
 						checks.history = `ok (${ping.store})`;
+						const memory = memoryCheck(ping.memory);
+						checks.memory = memory.text;
+						memoryOk = memory.ok;
 					} catch (err) {
 						// The type only: a timeout's message names nodes and actions.
 						checks.history = toErrorBody(err).type;
+						checks.memory = "unknown";
 					}
 					const ready = checks.transporter === "ok" && checks.history.startsWith("ok");
 					if (!ready) throw chatError("NOT_READY", { checks });
-					return { status: "ready", nodeID: this.broker.nodeID, checks };
+					// A full Redis is every node's, so it is reported, not made a reason to take this node out of a
+					// load balancer: streams and history reads still work; publishes get STORE_FULL.
+					return { status: memoryOk ? "ready" : "degraded", nodeID: this.broker.nodeID, checks };
 				},
 			},
 		},

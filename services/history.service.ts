@@ -6,33 +6,39 @@
  *   broker.createService(createHistoryService(config));
  *   await ctx.call("history.append", draft);                                 // → { message, created }
  *   await ctx.call("history.range", { channel, after: 41, limit: 50 });      // → { channel, epoch, messages, oldestSeq, lastSeq }
+ *   await ctx.call("history.ping");                                          // → { ok, store, memory?: { usedBytes, maxBytes } }
  */
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { ChatcastConfig } from "../src/config";
 import { HEADS_BATCH_MAX, HISTORY_PAGE_MAX } from "../src/contract";
 import { chatError } from "../src/errors";
-import { IDEMPOTENCY_SECONDS, type HistoryStore } from "../src/history-store";
+import { IDEMPOTENCY_SECONDS, type HistoryStore, type HistoryStoreOptions } from "../src/history-store";
 import { MemoryHistory } from "../src/memory-history";
 import { parseChannel, type MessageDraft } from "../src/message";
 import { METRIC, registerChatMetrics } from "../src/metrics";
 import { RedisHistory } from "../src/redis-history";
+import { classifyStoreError, type StoreOperation } from "../src/store-errors";
 
 export interface HistorySettings extends ServiceSettingSchema {
 	redisUrl?: string;
 	keyPrefix: string;
 	limit: number;
 	ttlSeconds: number;
+	pageMaxBytes: number;
 }
 
 interface HistoryMethods {
-	guard<T>(work: () => Promise<T>): Promise<T>;
+	guard<T>(operation: StoreOperation, work: () => Promise<T>): Promise<T>;
 }
 
 interface HistoryVars {
 	store: HistoryStore;
 }
 
-type HistoryConfig = Pick<ChatcastConfig, "redisUrl" | "namespace" | "historyLimit" | "historyTtlSeconds">;
+type HistoryConfig = Pick<
+	ChatcastConfig,
+	"redisUrl" | "namespace" | "historyLimit" | "historyTtlSeconds" | "historyPageMaxBytes"
+>;
 
 export function createHistoryService(config: HistoryConfig): ServiceSchema<HistorySettings, HistoryMethods, HistoryVars> {
 	return {
@@ -43,6 +49,7 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 			keyPrefix: `${config.namespace}:`,
 			limit: config.historyLimit,
 			ttlSeconds: config.historyTtlSeconds,
+			pageMaxBytes: config.historyPageMaxBytes,
 			$secureSettings: ["redisUrl"],
 		},
 
@@ -58,7 +65,7 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 					clientMsgId: { type: "string", optional: true },
 				},
 				handler(ctx: Context<MessageDraft>) {
-					return this.guard(() => this.store.append(ctx.params));
+					return this.guard("append", () => this.store.append(ctx.params));
 				},
 			},
 
@@ -70,7 +77,7 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 				},
 				async handler(ctx: Context<{ channel: string; after?: number; limit?: number }>) {
 					const channel = parseChannel(ctx.params.channel);
-					const page = await this.guard(() => this.store.range(channel, ctx.params.after ?? 0, ctx.params.limit ?? 50));
+					const page = await this.guard("read", () => this.store.range(channel, ctx.params.after ?? 0, ctx.params.limit ?? 50));
 					return { channel, ...page };
 				},
 			},
@@ -81,7 +88,7 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 				params: { channels: { type: "array", items: "string", max: HEADS_BATCH_MAX } },
 				async handler(ctx: Context<{ channels: string[] }>) {
 					const channels = ctx.params.channels.map(parseChannel);
-					return this.guard(() => this.store.lastSeqs(channels));
+					return this.guard("read", () => this.store.lastSeqs(channels));
 				},
 			},
 
@@ -90,38 +97,43 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 				params: { channel: "string" },
 				async handler(ctx: Context<{ channel: string }>) {
 					const channel = parseChannel(ctx.params.channel);
-					return { channel, purged: await this.guard(() => this.store.purge(channel)) };
+					return { channel, purged: await this.guard("read", () => this.store.purge(channel)) };
 				},
 			},
 
 			ping: {
 				visibility: "public",
 				async handler() {
-					await this.guard(() => this.store.ping());
-					return { ok: true, store: this.settings.redisUrl ? "redis" : "memory" };
+					const memory = await this.guard("read", () => this.store.ping());
+					return { ok: true, store: this.settings.redisUrl ? "redis" : "memory", memory };
 				},
 			},
 		},
 
 		methods: {
-			/** Store failures become STORE_UNAVAILABLE (503), so callers can tell them from bad input. */
-			async guard<T>(work: () => Promise<T>): Promise<T> {
+			/**
+			 * Store failures become 503s that say what happened to the data (STORE_FULL, STORE_UNAVAILABLE or,
+			 * for an append, OUTCOME_UNKNOWN: src/store-errors.ts); the driver's text goes to the log only.
+			 */
+			async guard<T>(operation: StoreOperation, work: () => Promise<T>): Promise<T> {
 				try {
 					return await work();
 				} catch (err) {
 					this.broker.metrics.increment(METRIC.HISTORY_ERRORS);
-					this.logger.warn("History store failed:", (err as Error).message);
-					throw chatError("STORE_UNAVAILABLE");
+					const type = classifyStoreError(err, operation);
+					this.logger.warn(`History store failed (${operation} → ${type}):`, (err as Error).message);
+					throw chatError(type);
 				}
 			},
 		},
 
 		created() {
 			registerChatMetrics(this.broker.metrics, [METRIC.HISTORY_ERRORS]);
-			const options = {
+			const options: HistoryStoreOptions = {
 				limit: this.settings.limit,
 				ttlSeconds: this.settings.ttlSeconds,
 				idempotencySeconds: IDEMPOTENCY_SECONDS,
+				pageMaxBytes: this.settings.pageMaxBytes,
 			};
 			if (this.settings.redisUrl) {
 				this.store = new RedisHistory(this.settings.redisUrl, { ...options, keyPrefix: this.settings.keyPrefix });

@@ -8,6 +8,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { PAGE_MAX_BYTES } from "./history-store";
 import { parseOrigins } from "./origin-policy";
 import type { RateLimit } from "./rate-limiter";
 import type { StreamLimitOptions } from "./stream-limits";
@@ -38,6 +39,8 @@ export interface ChatcastConfig {
 	nodeID?: string;
 	historyLimit: number;
 	historyTtlSeconds: number;
+	/** Bytes of message JSON one history page may hold (a page always holds at least one message). */
+	historyPageMaxBytes: number;
 	maxMessageBytes: number;
 	sseHeartbeatMs: number;
 	/** `retry:` hint sent when a stream opens. */
@@ -189,6 +192,7 @@ export function loadConfig(env: Env): ChatcastConfig {
 		nodeID: text("NODE_ID"),
 		historyLimit: int("HISTORY_LIMIT", 1000, 1, 1_000_000),
 		historyTtlSeconds: int("HISTORY_TTL", 24 * 3600, 1),
+		historyPageMaxBytes: int("HISTORY_PAGE_MAX_BYTES", PAGE_MAX_BYTES, 1024),
 		maxMessageBytes: int("MAX_MESSAGE_BYTES", 4096, 1, 1024 * 1024),
 		sseHeartbeatMs: int("SSE_HEARTBEAT_MS", 15_000, 100),
 		sseRetryMs: int("SSE_RETRY_MS", 2000, 0),

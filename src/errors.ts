@@ -181,15 +181,17 @@ export function toErrorBody(err: unknown): ErrorBody {
 
 /**
  * What ingest answers when `history.append` failed: `OUTCOME_UNKNOWN` when the request was sent but not
- * answered (a timeout, the history node left) or history itself cannot tell; otherwise `STORE_UNAVAILABLE`,
- * because history was not reached or answered no, so the message is definitely not stored.
+ * answered (a timeout, the history node left) or history itself cannot tell; `STORE_FULL` when history
+ * says so; otherwise `STORE_UNAVAILABLE`, because history was not reached or answered no, so the message
+ * is definitely not stored.
  *
  * @example
  *   try { result = await ctx.call("history.append", draft); }
  *   catch (err) { this.logger.warn("history.append failed:", err); throw publishFailure(err); }
  */
 export function publishFailure(err: unknown): Errors.MoleculerError {
-	return chatError(toErrorBody(err).type === "OUTCOME_UNKNOWN" ? "OUTCOME_UNKNOWN" : "STORE_UNAVAILABLE");
+	const { type } = toErrorBody(err);
+	return chatError(type === "OUTCOME_UNKNOWN" || type === "STORE_FULL" ? type : "STORE_UNAVAILABLE");
 }
 
 /** The catalogue type of an error made by chatError, here or on another node: its type has its catalogue status. */

@@ -21,7 +21,11 @@ export interface AppendResult {
 export interface HistoryPage {
 	/** The channel's current epoch; "" while the channel has no counter (never had a message, or lost it). */
 	epoch: string;
-	/** Messages with seq > after, ascending, at most `limit`. */
+	/**
+	 * Messages with seq > after, ascending, at most `limit`, and no more of them than fit in the store's
+	 * `pageMaxBytes` (of message JSON) — but always one if there is one, so paging on with `after` = the
+	 * last seq returned always progresses.
+	 */
 	messages: ChatMessage[];
 	/** Oldest retained seq; `lastSeq + 1` when nothing is retained. */
 	oldestSeq: number;
@@ -38,10 +42,21 @@ export interface ChannelHead {
 export interface HistoryStoreOptions {
 	/** Messages kept per channel. */
 	limit: number;
-	/** Messages are dropped this long after the channel's last message. */
+	/**
+	 * A channel is forgotten this long after its last message: its messages and its count (the next
+	 * message starts a new epoch at seq 1).
+	 */
 	ttlSeconds: number;
 	/** A repeated clientMsgId returns the original within this window. */
 	idempotencySeconds: number;
+	/** Bytes of message JSON one history page may hold (at least one message always fits); default PAGE_MAX_BYTES. */
+	pageMaxBytes?: number;
+}
+
+/** How full the store's memory is: Redis's `used_memory` and `maxmemory` (0 = no limit). */
+export interface StoreMemory {
+	usedBytes: number;
+	maxBytes: number;
 }
 
 export interface HistoryStore {
@@ -55,12 +70,35 @@ export interface HistoryStore {
 	 * repeated clientMsgId still answers with the original message.
 	 */
 	purge(channel: string): Promise<number>;
-	/** Resolves when the store can serve; rejects with the reason otherwise. */
-	ping(): Promise<void>;
+	/** Resolves when the store can serve, with its memory state (undefined: it has no such limit); rejects otherwise. */
+	ping(): Promise<StoreMemory | undefined>;
 	close(): Promise<void>;
 }
 
 export const IDEMPOTENCY_SECONDS = 600;
+
+/** Default bytes of message JSON per history page (HISTORY_PAGE_MAX_BYTES). */
+export const PAGE_MAX_BYTES = 256 * 1024;
+
+/** Above this share of maxmemory, a node reports itself not ready: publishes are about to be refused (STORE_FULL). */
+export const MEMORY_PRESSURE_RATIO = 0.9;
+
+/**
+ * The readiness check of the store's memory, as `/api/ready` shows it.
+ *
+ * @example
+ *   memoryCheck({ usedBytes: 42, maxBytes: 100 }); // { ok: true, text: "ok (42% of maxmemory)" }
+ *   memoryCheck({ usedBytes: 95, maxBytes: 100 }); // { ok: false, text: "under pressure (95% of maxmemory)" }
+ *   memoryCheck({ usedBytes: 95, maxBytes: 0 });   // { ok: true, text: "ok (no maxmemory)" }
+ *   memoryCheck(undefined);                         // { ok: true, text: "ok (no limit)" }: the in-process store
+ */
+export function memoryCheck(memory: StoreMemory | undefined): { ok: boolean; text: string } {
+	if (!memory) return { ok: true, text: "ok (no limit)" };
+	if (memory.maxBytes <= 0) return { ok: true, text: "ok (no maxmemory)" };
+	const ratio = memory.usedBytes / memory.maxBytes;
+	const share = `${Math.floor(ratio * 100)}% of maxmemory`;
+	return ratio < MEMORY_PRESSURE_RATIO ? { ok: true, text: `ok (${share})` } : { ok: false, text: `under pressure (${share})` };
+}
 
 /** A new epoch id: 12 URL-safe characters (72 random bits), safe inside JSON and SSE without escaping. */
 export function newEpoch(): string {

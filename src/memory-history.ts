@@ -1,6 +1,13 @@
 /**
  * In-memory history with the same contract as RedisHistory.
  * For development and tests only: it lives in one process, so only that process's history service sees it.
+ *
+ * Like Redis's keys, a channel is forgotten `ttlSeconds` after its last message. No timer per channel:
+ * the map is kept in order of last message, so the expired channels are at its front, and every append
+ * and read drops a few of them (bounded work per call) besides the channel it touches.
+ *
+ * @example
+ *   const store = new MemoryHistory({ limit: 1000, ttlSeconds: 86400, idempotencySeconds: 600, pageMaxBytes: 262144 });
  */
 import type { ChatMessage, MessageDraft } from "./message";
 import {
@@ -10,10 +17,11 @@ import {
 	type HistoryStore,
 	type HistoryStoreOptions,
 	newEpoch,
+	PAGE_MAX_BYTES,
 } from "./history-store";
 
 interface ChannelLog {
-	/** Created with the log: a new store (a restarted process) counts in a new epoch. */
+	/** Created with the log: a new store (a restarted process) or a forgotten channel counts in a new epoch. */
 	epoch: string;
 	lastSeq: number;
 	messages: ChatMessage[];
@@ -22,6 +30,7 @@ interface ChannelLog {
 }
 
 export class MemoryHistory implements HistoryStore {
+	/** In order of last message (an append moves its channel to the end). */
 	private readonly channels = new Map<string, ChannelLog>();
 
 	constructor(
@@ -30,12 +39,14 @@ export class MemoryHistory implements HistoryStore {
 	) {}
 
 	async append(draft: MessageDraft): Promise<AppendResult> {
-		let log = this.current(draft.channel);
-		if (!log) {
-			log = { epoch: newEpoch(), lastSeq: 0, messages: [], expiresAt: 0, idempotent: new Map() };
-			this.channels.set(draft.channel, log);
-		}
 		const now = this.now();
+		const log: ChannelLog = this.current(draft.channel) ?? {
+			epoch: newEpoch(),
+			lastSeq: 0,
+			messages: [],
+			expiresAt: 0,
+			idempotent: new Map(),
+		};
 		// Keys are kept in insertion order with one lifetime, so the expired ones are at the front.
 		for (const [key, entry] of log.idempotent) {
 			if (entry.expiresAt > now) break;
@@ -49,6 +60,8 @@ export class MemoryHistory implements HistoryStore {
 		log.messages.push(message);
 		if (log.messages.length > this.options.limit) log.messages.splice(0, log.messages.length - this.options.limit);
 		log.expiresAt = now + this.options.ttlSeconds * 1000;
+		this.channels.delete(draft.channel);
+		this.channels.set(draft.channel, log);
 		if (draft.clientMsgId !== undefined) {
 			log.idempotent.set(draft.clientMsgId, { message, expiresAt: now + this.options.idempotencySeconds * 1000 });
 		}
@@ -60,13 +73,14 @@ export class MemoryHistory implements HistoryStore {
 		if (!log) return { epoch: "", messages: [], oldestSeq: 1, lastSeq: 0 };
 		const oldestSeq = log.messages[0]?.seq ?? log.lastSeq + 1;
 		const start = Math.max(0, after + 1 - oldestSeq);
-		return { epoch: log.epoch, messages: log.messages.slice(start, start + limit), oldestSeq, lastSeq: log.lastSeq };
+		const messages = withinBytes(log.messages.slice(start, start + limit), this.options.pageMaxBytes ?? PAGE_MAX_BYTES);
+		return { epoch: log.epoch, messages, oldestSeq, lastSeq: log.lastSeq };
 	}
 
 	async lastSeqs(channels: string[]): Promise<Record<string, ChannelHead>> {
 		return Object.fromEntries(
 			channels.map(channel => {
-				const log = this.channels.get(channel);
+				const log = this.current(channel);
 				return [channel, { epoch: log?.epoch ?? "", lastSeq: log?.lastSeq ?? 0 }];
 			}),
 		);
@@ -79,16 +93,41 @@ export class MemoryHistory implements HistoryStore {
 		return count;
 	}
 
-	async ping(): Promise<void> {}
+	async ping(): Promise<undefined> {
+		return undefined;
+	}
 
 	async close(): Promise<void> {
 		this.channels.clear();
 	}
 
-	/** The channel's log, if it has one, with expired messages dropped (seq survives, as in Redis). Reads create nothing. */
+	/** The channel's log, unless it has none or it expired (then it is forgotten); drops a few other expired ones. Reads create nothing. */
 	private current(channel: string): ChannelLog | undefined {
+		const now = this.now();
+		let swept = 0;
+		for (const [name, log] of this.channels) {
+			if (swept === SWEEP_PER_CALL || log.expiresAt > now) break;
+			this.channels.delete(name);
+			swept++;
+		}
 		const log = this.channels.get(channel);
-		if (log && log.messages.length > 0 && log.expiresAt <= this.now()) log.messages = [];
+		if (log && log.expiresAt <= now) {
+			this.channels.delete(channel);
+			return undefined;
+		}
 		return log;
 	}
+}
+
+/** Expired channels dropped per call, besides the one asked for: more than one, so the map shrinks faster than it grows. */
+const SWEEP_PER_CALL = 8;
+
+/** The first messages whose JSON fits in `maxBytes` together; at least one, so paging always progresses. */
+function withinBytes(messages: ChatMessage[], maxBytes: number): ChatMessage[] {
+	let bytes = 0;
+	for (let i = 0; i < messages.length; i++) {
+		bytes += Buffer.byteLength(JSON.stringify(messages[i]));
+		if (bytes > maxBytes && i > 0) return messages.slice(0, i);
+	}
+	return messages;
 }

@@ -12,15 +12,40 @@ historyStoreContract("MemoryHistory", {
 });
 
 describe("MemoryHistory expiry", () => {
-	test("messages are dropped after the TTL; seq and epoch stay", async () => {
+	const options = { ...CONTRACT_OPTIONS, ttlSeconds: 10, idempotencySeconds: 5 };
+
+	test("a channel is forgotten TTL after its last message: it counts again from 1 in a new epoch", async () => {
 		let now = 1_000_000;
-		const store = new MemoryHistory({ ...CONTRACT_OPTIONS, ttlSeconds: 10, idempotencySeconds: 5 }, () => now);
+		const store = new MemoryHistory(options, () => now);
 		const channel = randomUUID();
 		const first = await store.append(draft(channel, "old", "k"));
 		now += 6_000;
 		expect((await store.append(draft(channel, "again", "k"))).created).toBe(true); // idempotency window over
-		now += 11_000;
-		expect(await store.range(channel, 0, 10)).toEqual({ epoch: first.message.epoch, messages: [], oldestSeq: 3, lastSeq: 2 });
-		expect(first.message.seq).toBe(1);
+		now += 9_999; // the second message keeps the channel
+		expect(await store.range(channel, 0, 10)).toMatchObject({ epoch: first.message.epoch, oldestSeq: 1, lastSeq: 2 });
+		now += 1;
+		expect(await store.range(channel, 0, 10)).toEqual({ epoch: "", messages: [], oldestSeq: 1, lastSeq: 0 });
+		expect(await store.lastSeqs([channel])).toEqual({ [channel]: { epoch: "", lastSeq: 0 } });
+		const after = (await store.append(draft(channel, "new"))).message;
+		expect(after.seq).toBe(1);
+		expect(after.epoch).not.toBe(first.message.epoch);
+	});
+
+	test("expired channels are dropped a few per call, without timers, while live ones stay", async () => {
+		let now = 1_000_000;
+		const store = new MemoryHistory(options, () => now);
+		const held = (): number => (Reflect.get(store, "channels") as Map<string, unknown>).size;
+		for (let i = 0; i < 20; i++) await store.append(draft(randomUUID(), "old"));
+		now += 5_000;
+		const live = randomUUID();
+		await store.append(draft(live, "live"));
+		now += 5_000; // the 20 expire now; `live` in 5 s
+		expect(held()).toBe(21);
+		await store.range(randomUUID(), 0, 10);
+		expect(held()).toBe(13);
+		await store.lastSeqs([randomUUID()]);
+		await store.append(draft(randomUUID(), "new"));
+		expect(held()).toBe(2);
+		expect((await store.range(live, 0, 10)).messages.map(m => m.text)).toEqual(["live"]);
 	});
 });

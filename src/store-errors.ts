@@ -1,0 +1,33 @@
+/**
+ * What a failed history store command means for the client: the one rule, in one place.
+ *
+ * - Redis answered with an error reply: `OOM …` (maxmemory reached, noeviction) → STORE_FULL; any other
+ *   reply (WRONGTYPE, BUSY, READONLY, LOADING, …) → STORE_UNAVAILABLE. An error reply means the command
+ *   did not complete, and the append script does every check before its first write (and Redis refuses
+ *   OOM at a script's first write), so nothing was stored.
+ * - The command never left this process (`StoreNotReached`: the connection was not ready, and no offline
+ *   queue sends it later) → STORE_UNAVAILABLE.
+ * - Anything else (a command timeout, the connection lost while waiting for the answer, a failure after
+ *   the answer): for `append` → OUTCOME_UNKNOWN, since the script may have run; for reads → STORE_UNAVAILABLE.
+ *
+ * @example
+ *   classifyStoreError(new ReplyError("OOM command not allowed when used memory > 'maxmemory'."), "append"); // "STORE_FULL"
+ *   classifyStoreError(new Error("Command timed out"), "append"); // "OUTCOME_UNKNOWN"
+ *   classifyStoreError(new Error("Command timed out"), "read");   // "STORE_UNAVAILABLE"
+ */
+
+export type StoreOperation = "append" | "read";
+export type StoreFailure = "STORE_FULL" | "STORE_UNAVAILABLE" | "OUTCOME_UNKNOWN";
+
+/** Thrown by a store for a command it did not send (no connection): nothing can have happened. */
+export class StoreNotReached extends Error {
+	override readonly name = "StoreNotReached";
+}
+
+export function classifyStoreError(err: unknown, operation: StoreOperation): StoreFailure {
+	if (err instanceof Error && err.name === "ReplyError") {
+		return /^OOM\b/.test(err.message) ? "STORE_FULL" : "STORE_UNAVAILABLE";
+	}
+	if (err instanceof StoreNotReached || operation === "read") return "STORE_UNAVAILABLE";
+	return "OUTCOME_UNKNOWN";
+}
