@@ -92,7 +92,7 @@ if [ -n "${REDIS_ADMIN_URL:-}" ]; then
 	refused=$(curl -s -w ' %{http_code}' -X POST "$base/channels/$(cat /proc/sys/kernel/random/uuid)/messages" \
 		-H 'Content-Type: text/plain' --data-binary 'no room')
 	echo "publish with Redis full: $refused"
-	[[ "$refused" == *'STORE_UNAVAILABLE'*' 503' ]] || fail "a write to a full Redis was not refused with 503"
+	[[ "$refused" == *'STORE_FULL'*' 503' ]] || fail "a write to a full Redis was not refused with 503"
 	history=$(curl -s -w ' %{http_code}' "$base/channels/$channel/messages")
 	[[ "$history" == *'stored with ansible credentials'*' 200' ]] || fail "history lost with Redis full: $history"
 	echo "with Redis full the stored history is still there"
