@@ -11,6 +11,25 @@ import { waitFor } from "../support/node-process";
 /** What the listener was told, in order: each seq delivered, or a reset. */
 type Told = number | StreamReset;
 
+/**
+ * Makes the store's reads wait — before they read, or after (with what they read) — until the returned
+ * function is called.
+ */
+function holdReads(store: MemoryHistory, when: "before reading" | "after reading"): () => void {
+	let release = (): void => undefined;
+	const gate = new Promise<void>(r => {
+		release = r;
+	});
+	const read = store.range.bind(store);
+	store.range = async (channel, after, limit) => {
+		if (when === "before reading") await gate;
+		const page = await read(channel, after, limit);
+		if (when === "after reading") await gate;
+		return page;
+	};
+	return () => release();
+}
+
 function setup(limit = 100, options: Partial<SequencerOptions> = {}) {
 	const channel = randomUUID();
 	/** `failures`: how many of the next history reads fail. */
@@ -68,15 +87,7 @@ describe("ChannelSequencer", () => {
 		const { sequencer, append, delivered, start, history } = setup();
 		await start();
 		sequencer.offer(await append());
-		let release = (): void => undefined;
-		const gate = new Promise<void>(r => {
-			release = r;
-		});
-		const read = history.store.range.bind(history.store);
-		history.store.range = async (c, after, limit) => {
-			await gate;
-			return read(c, after, limit);
-		};
+		const release = holdReads(history.store, "before reading");
 		sequencer.resync(); // e.g. after a transporter reconnect; its read waits
 		sequencer.offer(await append());
 		sequencer.offer(await append());
@@ -89,16 +100,7 @@ describe("ChannelSequencer", () => {
 		const { sequencer, append, restart, told, start, history } = setup();
 		await start();
 		sequencer.offer(await append());
-		let release = (): void => undefined;
-		const gate = new Promise<void>(r => {
-			release = r;
-		});
-		const read = history.store.range.bind(history.store);
-		history.store.range = async (c, after, limit) => {
-			const page = await read(c, after, limit);
-			await gate;
-			return page;
-		};
+		const release = holdReads(history.store, "after reading");
 		sequencer.resync(); // reads the old count, then waits
 		restart(); // a new store, read as usual
 		const fresh = await append();
