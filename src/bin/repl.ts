@@ -3,7 +3,7 @@
  * and adds Chatcast's commands (src/repl-commands.ts) to Moleculer's REPL.
  *
  * @example
- *   MQTT_URL=mqtt://127.0.0.1:1884 NAMESPACE=chatcast npm run repl
+ *   MQTT_URL=mqtt://chatcast:<password>@127.0.0.1:1884 CLUSTER_SECRET=<secret> NAMESPACE=chatcast npm run repl
  *   chatcast $ history c3743620-cc30-11e6-9d9d-cec0c932ce01 5
  */
 import type { REPLServer } from "node:repl";
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
 	if (!config.mqttUrl) {
 		console.error(
 			"MQTT_URL must be set to the MQTT broker of the cluster to join, e.g.\n" +
-				"  MQTT_URL=mqtt://127.0.0.1:1884 NAMESPACE=chatcast npm run repl\n" +
+				"  MQTT_URL=mqtt://chatcast:<password>@127.0.0.1:1884 CLUSTER_SECRET=<secret> NAMESPACE=chatcast npm run repl\n" +
 				"`npm start` prints its embedded broker's URL; production nodes use Mosquitto's.",
 		);
 		process.exit(2);
