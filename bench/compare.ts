@@ -7,7 +7,7 @@
  * in bench/results/<date>.md. Missing peers (no nginx, no nchan module) are skipped, never installed.
  *
  *   npm run bench:compare
- *   BENCH_PEERS=chatcast,baseline G_SECONDS=5 A_SECONDS=10 A_RATE=200 A_CHANNELS=10 A_SUBSCRIBERS=1000 npm run bench:compare
+ *   BENCH_ROUNDS=3 BENCH_PEERS=chatcast,baseline G_SECONDS=5 A_SECONDS=10 A_RATE=200 A_CHANNELS=10 A_SUBSCRIBERS=1000 npm run bench:compare
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -29,6 +29,7 @@ const A = {
 	channels: env("A_CHANNELS", 10),
 	perChannel: Math.round(env("A_SUBSCRIBERS", 1000) / env("A_CHANNELS", 10)),
 };
+const ROUNDS = env("BENCH_ROUNDS", 3);
 const ALL: Record<string, Peer> = { chatcast, nchan: nchanMemory, "nchan-redis": nchanRedis, baseline };
 const RESULTS = path.resolve(__dirname, "../../bench/results");
 
@@ -63,25 +64,33 @@ async function measure(peer: Peer, redisUrl: string, redisPid: number): Promise<
 	return measured;
 }
 
-type Row = [label: string, pick: (m: Measured) => number | undefined, digits: number];
+/** A row: label, which way is better (↑ higher, ↓ lower), the value in one measurement, decimals. */
+type Row = [label: string, better: "↑" | "↓", pick: (m: Measured) => number | undefined, digits: number];
 
 const ROWS: Row[] = [
-	["G publishes/s", m => m.g?.perSecond, 0],
-	["G p99 latency (ms)", m => m.g?.p99Ms, 2],
-	["G refused (non-2xx)", m => m.g?.refused, 0],
-	["G server CPU (% of a core)", m => m.g?.serverCpuPercent, 0],
-	["G wrk CPU (% of a core)", m => m.g?.wrkCpuPercent, 0],
-	["A p50 publish→deliver (ms)", m => m.a?.p50Ms, 2],
-	["A p99 publish→deliver (ms)", m => m.a?.p99Ms, 2],
-	["A delivered (% of expected)", m => m.a?.deliveredPercent, 1],
-	["A publishes refused", m => m.a?.refused, 0],
-	["A server CPU (% of a core)", m => m.a?.serverCpuPercent, 0],
+	["G publishes/s", "↑", m => m.g?.perSecond, 0],
+	["G p99 latency (ms)", "↓", m => m.g?.p99Ms, 2],
+	["G refused (non-2xx)", "↓", m => m.g?.refused, 0],
+	["G server CPU (% of a core)", "↓", m => m.g?.serverCpuPercent, 0],
+	["G server CPU ms per 1,000 publishes", "↓", m => m.g && (10 * m.g.serverCpuPercent) / (m.g.perSecond / 1000), 0],
+	["G wrk CPU (% of a core)", "↓", m => m.g?.wrkCpuPercent, 0],
+	["A p50 publish→deliver (ms)", "↓", m => m.a?.p50Ms, 2],
+	["A p99 publish→deliver (ms)", "↓", m => m.a?.p99Ms, 2],
+	["A delivered (% of expected)", "↑", m => m.a?.deliveredPercent, 1],
+	["A publishes refused", "↓", m => m.a?.refused, 0],
+	["A server CPU (% of a core)", "↓", m => m.a?.serverCpuPercent, 0],
 ];
 
-function table(peers: Peer[], results: Map<Peer, Measured>): string {
+/** The median of the rounds' values for one row (undefined when no round measured it). */
+function median(rounds: Measured[], pick: Row[2]): number | undefined {
+	const values = rounds.map(pick).filter((v): v is number => v !== undefined && !Number.isNaN(v));
+	return values.length === 0 ? undefined : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}
+
+function table(peers: Peer[], results: Map<Peer, Measured[]>): string {
 	const others = peers.filter(p => p !== chatcast);
 	const ratioOf = peers.includes(chatcast) ? others : [];
-	const head = ["", ...peers.map(p => p.name), ...ratioOf.map(p => `Chatcast ÷ ${p.name}`)];
+	const head = ["", "better", ...peers.map(p => p.name), ...ratioOf.map(p => `Chatcast ÷ ${p.name}`)];
 	const lines = [
 		`| ${head.join(" | ")} |`,
 		`|---|${head
@@ -91,14 +100,14 @@ function table(peers: Peer[], results: Map<Peer, Measured>): string {
 	];
 	const cell = (value: number | undefined, digits: number): string =>
 		value === undefined || Number.isNaN(value) ? "–" : value.toFixed(digits);
-	for (const [label, pick, digits] of ROWS) {
-		const values = peers.map(p => results.get(p));
-		const ours = pick(results.get(chatcast) ?? {});
+	for (const [label, better, pick, digits] of ROWS) {
+		const values = peers.map(p => median(results.get(p) ?? [], pick));
+		const ours = median(results.get(chatcast) ?? [], pick);
 		const ratios = ratioOf.map(p => {
-			const theirs = pick(results.get(p) ?? {});
+			const theirs = median(results.get(p) ?? [], pick);
 			return ours === undefined || theirs === undefined || theirs === 0 ? "–" : (ours / theirs).toFixed(2);
 		});
-		const cells = [label, ...values.map(m => (m ? cell(pick(m), digits) : "skipped")), ...ratios];
+		const cells = [label, better, ...values.map(v => cell(v, digits)), ...ratios];
 		lines.push(`| ${cells.join(" | ")} |`);
 	}
 	return lines.join("\n");
@@ -118,19 +127,23 @@ async function main(): Promise<void> {
 		if (why) log(`${peer.name} skipped: ${why}`);
 		return !why;
 	});
-	const results = new Map<Peer, Measured>();
+	const results = new Map<Peer, Measured[]>(peers.map(peer => [peer, []]));
 	const redis = await startRedis();
 	const client = new Redis(redis.url);
 	try {
-		for (const peer of peers) {
-			results.set(peer, await measure(peer, redis.url, redis.pid));
-			await client.flushall(); // the next peer starts on an empty Redis
+		// Peers alternate within each round, so a noisy neighbour on the machine hurts them alike.
+		for (let round = 1; round <= ROUNDS; round++) {
+			log(`round ${round}/${ROUNDS}`);
+			for (const peer of peers) {
+				results.get(peer)?.push(await measure(peer, redis.url, redis.pid));
+				await client.flushall(); // the next peer starts on an empty Redis
+			}
 		}
 	} finally {
 		client.disconnect();
 		await redis.stop();
 	}
-	const notes = [...results].filter(([, m]) => m.note).map(([p, m]) => `- ${p.name}: ${m.note}`);
+	const notes = [...results].flatMap(([peer, rounds]) => rounds.filter(m => m.note).map(m => `- ${peer.name}: ${m.note}`));
 	const report = [
 		`# bench:compare, ${new Date().toISOString()}`,
 		"",
@@ -139,6 +152,7 @@ async function main(): Promise<void> {
 		`G: wrk -t1 -c32 -d${G_SECONDS}s --latency, POST to 1,000 channels, no subscribers.`,
 		`A: ${A.channels * A.perChannel} SSE subscribers (${A.perChannel} on each of ${A.channels} channels, one forked Node process), ` +
 			`${A.ratePerSecond} msg/s for ${A.seconds} s; latency = receive time − send time embedded in the text.`,
+		`Medians of ${ROUNDS} rounds (peers alternate within a round); ratios are Chatcast's median ÷ the peer's.`,
 		"Server CPU = the peer's processes (nginx: master + workers) + its Redis (the bench's own redis-server; none for nchan (memory)).",
 		"",
 		table(peers, results),

@@ -27,6 +27,8 @@ return message`;
 const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
 const subscriber = redis.duplicate();
 const streams = new Map<string, Set<http.ServerResponse>>();
+/** Set on SIGTERM: the streams closed by the stop need no UNSUBSCRIBE (the connection is quitting). */
+let stopping = false;
 
 // Loaded once; each publish then sends only the script's hash (EVALSHA).
 const appendSha = redis.script("LOAD", APPEND).then(String);
@@ -81,7 +83,7 @@ function subscribe(channel: string, req: http.IncomingMessage, res: http.ServerR
 	local.add(res);
 	req.on("close", () => {
 		local.delete(res);
-		if (local.size > 0 || streams.get(channel) !== local) return;
+		if (stopping || local.size > 0 || streams.get(channel) !== local) return;
 		streams.delete(channel);
 		void subscriber.unsubscribe(`${PREFIX}:${channel}:pub`);
 	});
@@ -98,6 +100,7 @@ server.listen(Number(process.env.PORT ?? 0), "127.0.0.1", () => {
 	console.log(`BASELINE_READY ${JSON.stringify({ port: typeof address === "object" && address ? address.port : 0 })}`);
 });
 process.on("SIGTERM", () => {
+	stopping = true;
 	server.closeAllConnections();
 	server.close();
 	void Promise.all([redis.quit(), subscriber.quit()]).finally(() => process.exit(0));
