@@ -19,6 +19,7 @@ import type { Peer } from "./peers/peer";
 import { type LatencyResult, deliverLatency } from "./scenarios/deliver-latency";
 import { type ThroughputResult, publishThroughput } from "./scenarios/publish-throughput";
 import { machine } from "./support/machine";
+import { markdownTable } from "./support/markdown";
 import { haveRedisServer, startRedis } from "./support/redis-server";
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
@@ -88,29 +89,20 @@ function median(rounds: Measured[], pick: Row[2]): number | undefined {
 }
 
 function table(peers: Peer[], results: Map<Peer, Measured[]>): string {
-	const others = peers.filter(p => p !== chatcast);
-	const ratioOf = peers.includes(chatcast) ? others : [];
+	const ratioOf = peers.includes(chatcast) ? peers.filter(p => p !== chatcast) : [];
 	const head = ["", "better", ...peers.map(p => p.name), ...ratioOf.map(p => `Chatcast ÷ ${p.name}`)];
-	const lines = [
-		`| ${head.join(" | ")} |`,
-		`|---|${head
-			.slice(1)
-			.map(() => "---:")
-			.join("|")}|`,
-	];
 	const cell = (value: number | undefined, digits: number): string =>
 		value === undefined || Number.isNaN(value) ? "–" : value.toFixed(digits);
-	for (const [label, better, pick, digits] of ROWS) {
+	const rows = ROWS.map(([label, better, pick, digits]) => {
 		const values = peers.map(p => median(results.get(p) ?? [], pick));
 		const ours = median(results.get(chatcast) ?? [], pick);
 		const ratios = ratioOf.map(p => {
 			const theirs = median(results.get(p) ?? [], pick);
 			return ours === undefined || theirs === undefined || theirs === 0 ? "–" : (ours / theirs).toFixed(2);
 		});
-		const cells = [label, better, ...values.map(v => cell(v, digits)), ...ratios];
-		lines.push(`| ${cells.join(" | ")} |`);
-	}
-	return lines.join("\n");
+		return [label, better, ...values.map(v => cell(v, digits)), ...ratios];
+	});
+	return markdownTable(head, rows);
 }
 
 async function main(): Promise<void> {
@@ -159,7 +151,9 @@ async function main(): Promise<void> {
 		"",
 		...skipped,
 		...notes,
-	].join("\n");
+	]
+		.join("\n")
+		.trimEnd();
 	console.log(report);
 	mkdirSync(RESULTS, { recursive: true });
 	const file = path.join(RESULTS, `${new Date().toISOString().slice(0, 10)}.md`);
