@@ -144,7 +144,7 @@ async function main(): Promise<void> {
 		`G: wrk -t1 -c32 -d${G_SECONDS}s --latency, POST to 1,000 channels, no subscribers.`,
 		`A: ${A.channels * A.perChannel} SSE subscribers (${A.perChannel} on each of ${A.channels} channels, one forked Node process), ` +
 			`${A.ratePerSecond} msg/s for ${A.seconds} s; latency = receive time − send time embedded in the text.`,
-		`Medians of ${ROUNDS} rounds (peers alternate within a round); ratios are Chatcast's median ÷ the peer's.`,
+		`Medians of ${ROUNDS} round${ROUNDS === 1 ? "" : "s"} (peers alternate within a round); ratios are Chatcast's median ÷ the peer's.`,
 		"Server CPU = the peer's processes (nginx: master + workers) + its Redis (the bench's own redis-server; none for nchan (memory)).",
 		"",
 		table(peers, results),
