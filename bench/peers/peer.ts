@@ -1,0 +1,16 @@
+/** What the comparison bench needs of a server under test, whatever it is. */
+export interface RunningPeer {
+	/** Loopback port serving `POST /api/channels/:id/messages` and `GET /api/channels/:id/events`. */
+	port: number;
+	/** Root PIDs whose process trees are the server (their CPU is the server's CPU). */
+	pids: number[];
+	stop(): Promise<void>;
+}
+
+export interface Peer {
+	name: string;
+	/** Why this peer cannot run on this machine, or undefined when it can. */
+	missing(): string | undefined;
+	/** Starts the server; `redisUrl` is the bench's own Redis for peers that store in Redis. */
+	start(redisUrl: string): Promise<RunningPeer>;
+}
