@@ -19,6 +19,7 @@ import { chatError, toErrorBody } from "../src/errors";
 import {
 	bodyLimit,
 	CONTENT_SECURITY_POLICY,
+	isFilePath,
 	mediaType,
 	type PublishRequest,
 	publishParams,
@@ -156,11 +157,12 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 
 		created() {
 			// moleculer-web hands a request no alias took to its static server with the URL made relative to the
-			// route (GET /api/app.js would be public/app.js): the demo page's files are served at the root only.
+			// route (GET /api/app.js would be public/app.js): the demo page's files are served at the root only,
+			// and for plain paths only (serve-static throws on some, e.g. "//#@").
 			const serve: unknown = Reflect.get(this, "serve");
 			if (typeof serve === "function") {
 				const rootOnly = (req: GatewayRequest, res: ServerResponse, next: (err?: unknown) => void): void =>
-					req.baseUrl ? next() : serve(req, res, next);
+					req.baseUrl || !isFilePath(req.url) ? next() : serve(req, res, next);
 				Reflect.set(this, "serve", rootOnly);
 			}
 

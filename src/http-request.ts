@@ -47,6 +47,19 @@ export function publishParams(req: PublishRequest): void {
 	req.$params.clientMsgId = key;
 }
 
+/**
+ * Whether a request path can name a file of the demo page: absolute, not protocol-relative (`//…`),
+ * without `#` (never sent by browsers; control characters never get past Node's parser). Anything else
+ * is not looked up on disk.
+ *
+ * @example
+ *   isFilePath("/app.js?v=2"); // true
+ *   isFilePath("//#@");        // false
+ */
+export function isFilePath(url: string | undefined): boolean {
+	return url !== undefined && /^\/(?!\/)[^#]*$/.test(url);
+}
+
 /** The demo page may load only its own scripts and styles, and talk only to this origin. */
 export const CONTENT_SECURITY_POLICY = [
 	"default-src 'self'",

@@ -1,4 +1,5 @@
 /** What Node's HTTP parser refuses before any route runs is answered as JSON with a catalogue type, too. */
+import http from "node:http";
 import net from "node:net";
 import { type InProcessNode, startInProcess } from "../support/in-process";
 
@@ -51,3 +52,29 @@ test.each([
 	expect(answer.contentType).toMatch(/^application\/json/);
 	expect(answer.body).toMatchObject({ type, code: status });
 });
+
+/** A GET of the path exactly as given (fetch would normalise it); resolves with status and JSON body. */
+function getRaw(path: string): Promise<{ status: number; body: { type: string; code: number } }> {
+	const { port } = new URL(node.baseUrl);
+	return new Promise((resolve, reject) => {
+		http
+			.get({ host: "127.0.0.1", port, path, agent: false }, res => {
+				let text = "";
+				res.setEncoding("utf8");
+				res.on("data", (chunk: string) => {
+					text += chunk;
+				});
+				res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+			})
+			.on("error", reject);
+	});
+}
+
+test.each(["//#@?after=", "//x", "/#"])(
+	"odd static paths such as %s are 404 NOT_FOUND, not a 500 from the file server",
+	async path => {
+		const answer = await getRaw(path);
+		expect(answer.status).toBe(404);
+		expect(answer.body).toMatchObject({ type: "NOT_FOUND", code: 404 });
+	},
+);
