@@ -6,7 +6,7 @@
  *   2. every accepted publish comes back on the channel's streams exactly once, identical to what was sent;
  *   3. no text or author adds an SSE event, field or id line (and `sseEvent` frames any string as one event).
  *
- * The seed is new each run and printed with a failure; `FUZZ_SEED=<n> npx jest test/unit/fuzz-http.test.ts`
+ * The seed is new each run (fixed under CI) and printed; `FUZZ_SEED=<n> npx jest test/unit/fuzz-http.test.ts`
  * replays that run.
  */
 import { randomUUID } from "node:crypto";
@@ -22,7 +22,12 @@ import { type InProcessNode, readStream, type StreamReader, startInProcess } fro
 const MAX_MESSAGE_BYTES = 512;
 const BODY_LIMIT = 2 * MAX_MESSAGE_BYTES + 1024;
 const ALLOWED_ORIGIN = "https://app.example.com";
-const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+/**
+ * CI runs one fixed seed, so a submission's result can be reproduced and does not depend on luck; every
+ * other run explores a new one (and prints it). FUZZ_SEED overrides both.
+ */
+const CI_SEED = 20261202;
+const SEED = Number(process.env.FUZZ_SEED ?? (process.env.CI ? CI_SEED : Math.floor(Math.random() * 2 ** 31)));
 /** Property 1 runs in this many lanes at once (each its own fc.assert), over a keep-alive agent with as many sockets. */
 const LANES = 4;
 const RUNS_PER_LANE = 3_000;
