@@ -37,7 +37,7 @@ interface HistoryVars {
 
 type HistoryConfig = Pick<
 	ChatcastConfig,
-	"redisUrl" | "namespace" | "historyLimit" | "historyTtlSeconds" | "historyPageMaxBytes"
+	"redisUrl" | "namespace" | "historyLimit" | "historyTtlSeconds" | "historyPageMaxBytes" | "memoryHistoryMaxBytes"
 >;
 
 export function createHistoryService(config: HistoryConfig): ServiceSchema<HistorySettings, HistoryMethods, HistoryVars> {
@@ -138,7 +138,7 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 			if (this.settings.redisUrl) {
 				this.store = new RedisHistory(this.settings.redisUrl, { ...options, keyPrefix: this.settings.keyPrefix });
 			} else {
-				this.store = new MemoryHistory(options);
+				this.store = new MemoryHistory({ ...options, maxBytes: config.memoryHistoryMaxBytes });
 				this.logger.warn("REDIS_URL is not set: history is in memory, for this single process only (development).");
 			}
 		},

@@ -9,6 +9,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { PAGE_MAX_BYTES } from "./history-store";
+import { MEMORY_HISTORY_MAX_BYTES } from "./memory-history";
 import { parseOrigins } from "./origin-policy";
 import type { RateLimit } from "./rate-limiter";
 import type { StreamLimitOptions } from "./stream-limits";
@@ -41,6 +42,8 @@ export interface ChatcastConfig {
 	historyTtlSeconds: number;
 	/** Bytes of message JSON one history page may hold (a page always holds at least one message). */
 	historyPageMaxBytes: number;
+	/** Without Redis: bytes of message JSON the in-memory history keeps over all channels before it refuses appends. */
+	memoryHistoryMaxBytes: number;
 	maxMessageBytes: number;
 	sseHeartbeatMs: number;
 	/** `retry:` hint sent when a stream opens. */
@@ -193,6 +196,7 @@ export function loadConfig(env: Env): ChatcastConfig {
 		historyLimit: int("HISTORY_LIMIT", 1000, 1, 1_000_000),
 		historyTtlSeconds: int("HISTORY_TTL", 24 * 3600, 1),
 		historyPageMaxBytes: int("HISTORY_PAGE_MAX_BYTES", PAGE_MAX_BYTES, 1024),
+		memoryHistoryMaxBytes: int("MEMORY_HISTORY_MAX_BYTES", MEMORY_HISTORY_MAX_BYTES, 65_536),
 		maxMessageBytes: int("MAX_MESSAGE_BYTES", 4096, 1, 1024 * 1024),
 		sseHeartbeatMs: int("SSE_HEARTBEAT_MS", 15_000, 100),
 		sseRetryMs: int("SSE_RETRY_MS", 2000, 0),

@@ -2,12 +2,15 @@
  * In-memory history with the same contract as RedisHistory.
  * For development and tests only: it lives in one process, so only that process's history service sees it.
  *
+ * Its memory is bounded like a Redis with `maxmemory` and `noeviction`: once the retained messages' JSON
+ * reaches `maxBytes`, appends are refused (`StoreFull` → 503 STORE_FULL) until messages expire or are trimmed.
+ *
  * Like Redis's keys, a channel is forgotten `ttlSeconds` after its last message. No timer per channel:
  * the map is kept in order of last message, so the expired channels are at its front, and every append
  * and read drops a few of them (bounded work per call) besides the channel it touches.
  *
  * @example
- *   const store = new MemoryHistory({ limit: 1000, ttlSeconds: 86400, idempotencySeconds: 600, pageMaxBytes: 262144 });
+ *   const store = new MemoryHistory({ limit: 1000, ttlSeconds: 86400, idempotencySeconds: 600, maxBytes: 64 * 2 ** 20 });
  */
 import type { ChatMessage, MessageDraft } from "./message";
 import {
@@ -19,12 +22,23 @@ import {
 	newEpoch,
 	PAGE_MAX_BYTES,
 } from "./history-store";
+import { StoreFull } from "./store-errors";
+
+export interface MemoryHistoryOptions extends HistoryStoreOptions {
+	/** Bytes of retained message JSON over all channels; appends beyond it are refused. Default 64 MiB. */
+	maxBytes?: number;
+}
+
+/** The default bound of a MemoryHistory (the embedded default's history). */
+export const MEMORY_HISTORY_MAX_BYTES = 64 * 2 ** 20;
 
 interface ChannelLog {
 	/** Created with the log: a new store (a restarted process) or a forgotten channel counts in a new epoch. */
 	epoch: string;
 	lastSeq: number;
 	messages: ChatMessage[];
+	/** JSON bytes of `messages`, counted in the store's total. */
+	bytes: number;
 	expiresAt: number;
 	idempotent: Map<string, { message: ChatMessage; expiresAt: number }>;
 }
@@ -32,9 +46,11 @@ interface ChannelLog {
 export class MemoryHistory implements HistoryStore {
 	/** In order of last message (an append moves its channel to the end). */
 	private readonly channels = new Map<string, ChannelLog>();
+	/** JSON bytes retained over all channels. */
+	private bytes = 0;
 
 	constructor(
-		private readonly options: HistoryStoreOptions,
+		private readonly options: MemoryHistoryOptions,
 		private readonly now: () => number = Date.now,
 	) {}
 
@@ -44,6 +60,7 @@ export class MemoryHistory implements HistoryStore {
 			epoch: newEpoch(),
 			lastSeq: 0,
 			messages: [],
+			bytes: 0,
 			expiresAt: 0,
 			idempotent: new Map(),
 		};
@@ -56,9 +73,14 @@ export class MemoryHistory implements HistoryStore {
 			const seen = log.idempotent.get(draft.clientMsgId);
 			if (seen && seen.expiresAt > now) return { message: seen.message, created: false };
 		}
+		const size = Buffer.byteLength(JSON.stringify(draft)) + SEQ_AND_EPOCH_BYTES;
+		if (this.bytes + size > (this.options.maxBytes ?? MEMORY_HISTORY_MAX_BYTES)) throw new StoreFull();
 		const message: ChatMessage = { seq: ++log.lastSeq, epoch: log.epoch, ...draft };
 		log.messages.push(message);
-		if (log.messages.length > this.options.limit) log.messages.splice(0, log.messages.length - this.options.limit);
+		this.count(log, size);
+		if (log.messages.length > this.options.limit) {
+			for (const old of log.messages.splice(0, log.messages.length - this.options.limit)) this.count(log, -sizeOf(old));
+		}
 		log.expiresAt = now + this.options.ttlSeconds * 1000;
 		this.channels.delete(draft.channel);
 		this.channels.set(draft.channel, log);
@@ -89,7 +111,10 @@ export class MemoryHistory implements HistoryStore {
 	async purge(channel: string): Promise<number> {
 		const log = this.current(channel);
 		const count = log?.messages.length ?? 0;
-		if (log) log.messages = [];
+		if (log) {
+			this.count(log, -log.bytes);
+			log.messages = [];
+		}
 		return count;
 	}
 
@@ -99,6 +124,22 @@ export class MemoryHistory implements HistoryStore {
 
 	async close(): Promise<void> {
 		this.channels.clear();
+		this.bytes = 0;
+	}
+
+	/** Retained JSON bytes over all channels (for tests and metrics). */
+	get retainedBytes(): number {
+		return this.bytes;
+	}
+
+	private count(log: ChannelLog, bytes: number): void {
+		log.bytes += bytes;
+		this.bytes += bytes;
+	}
+
+	private forget(channel: string, log: ChannelLog): void {
+		this.channels.delete(channel);
+		this.bytes -= log.bytes;
 	}
 
 	/** The channel's log, unless it has none or it expired (then it is forgotten); drops a few other expired ones. Reads create nothing. */
@@ -107,16 +148,24 @@ export class MemoryHistory implements HistoryStore {
 		let swept = 0;
 		for (const [name, log] of this.channels) {
 			if (swept === SWEEP_PER_CALL || log.expiresAt > now) break;
-			this.channels.delete(name);
+			this.forget(name, log);
 			swept++;
 		}
 		const log = this.channels.get(channel);
 		if (log && log.expiresAt <= now) {
-			this.channels.delete(channel);
+			this.forget(channel, log);
 			return undefined;
 		}
 		return log;
 	}
+}
+
+/** `"seq":…,"epoch":"…",` that the store adds to a draft's JSON (12-character epoch, seq up to 15 digits). */
+const SEQ_AND_EPOCH_BYTES = 48;
+
+function sizeOf(message: ChatMessage): number {
+	const { seq: _seq, epoch: _epoch, ...draft } = message;
+	return Buffer.byteLength(JSON.stringify(draft)) + SEQ_AND_EPOCH_BYTES;
 }
 
 /** Expired channels dropped per call, besides the one asked for: more than one, so the map shrinks faster than it grows. */

@@ -24,7 +24,13 @@ export class StoreNotReached extends Error {
 	override readonly name = "StoreNotReached";
 }
 
+/** Thrown by an in-memory store that has reached its byte bound: like Redis's OOM, nothing was stored. */
+export class StoreFull extends Error {
+	override readonly name = "StoreFull";
+}
+
 export function classifyStoreError(err: unknown, operation: StoreOperation): StoreFailure {
+	if (err instanceof StoreFull) return "STORE_FULL";
 	if (err instanceof Error && err.name === "ReplyError") {
 		return /^OOM\b/.test(err.message) ? "STORE_FULL" : "STORE_UNAVAILABLE";
 	}

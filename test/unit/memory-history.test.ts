@@ -3,6 +3,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { MemoryHistory } from "../../src/memory-history";
+import { StoreFull } from "../../src/store-errors";
 import { CONTRACT_OPTIONS, draft, historyStoreContract } from "../support/history-store-contract";
 
 // A restarted process has a new, empty store.
@@ -47,5 +48,27 @@ describe("MemoryHistory expiry", () => {
 		await store.append(draft(randomUUID(), "new"));
 		expect(held()).toBe(2);
 		expect((await store.range(live, 0, 10)).messages.map(m => m.text)).toEqual(["live"]);
+	});
+});
+
+describe("MemoryHistory bound", () => {
+	const text = "x".repeat(1000);
+
+	test("appends beyond maxBytes are refused with StoreFull, and nothing moves; what leaves frees its bytes", async () => {
+		let now = 1_000_000;
+		const store = new MemoryHistory({ ...CONTRACT_OPTIONS, limit: 5, ttlSeconds: 10, maxBytes: 8_500 }, () => now);
+		const [a, b] = [randomUUID(), randomUUID()];
+		for (let i = 0; i < 5; i++) await store.append(draft(a, text));
+		for (let i = 0; i < 2; i++) await store.append(draft(b, text)); // 7 messages of ~1,180 bytes fit in 8,500
+		await expect(store.append(draft(b, text))).rejects.toBeInstanceOf(StoreFull);
+		expect((await store.range(b, 0, 10)).lastSeq).toBe(2); // the refused append used no seq
+		// Like Redis with noeviction: a full store refuses even a channel whose trim would make room.
+		await expect(store.append(draft(a, text))).rejects.toBeInstanceOf(StoreFull);
+		await store.purge(a);
+		expect((await store.append(draft(b, text))).message.seq).toBe(3);
+		now += 10_000; // everything expires
+		await store.range(randomUUID(), 0, 1);
+		await store.range(b, 0, 1);
+		expect(store.retainedBytes).toBe(0);
 	});
 });
