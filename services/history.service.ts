@@ -77,7 +77,7 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 				},
 				async handler(ctx: Context<{ channel: string; after?: number; limit?: number }>) {
 					const channel = parseChannel(ctx.params.channel);
-					const page = await this.guard("read", () => this.store.range(channel, ctx.params.after ?? 0, ctx.params.limit ?? 50));
+					const page = await this.guard("other", () => this.store.range(channel, ctx.params.after ?? 0, ctx.params.limit ?? 50));
 					return { channel, ...page };
 				},
 			},
@@ -88,7 +88,7 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 				params: { channels: { type: "array", items: "string", max: HEADS_BATCH_MAX } },
 				async handler(ctx: Context<{ channels: string[] }>) {
 					const channels = ctx.params.channels.map(parseChannel);
-					return this.guard("read", () => this.store.lastSeqs(channels));
+					return this.guard("other", () => this.store.lastSeqs(channels));
 				},
 			},
 
@@ -97,14 +97,14 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 				params: { channel: "string" },
 				async handler(ctx: Context<{ channel: string }>) {
 					const channel = parseChannel(ctx.params.channel);
-					return { channel, purged: await this.guard("read", () => this.store.purge(channel)) };
+					return { channel, purged: await this.guard("other", () => this.store.purge(channel)) };
 				},
 			},
 
 			ping: {
 				visibility: "public",
 				async handler() {
-					const memory = await this.guard("read", () => this.store.ping());
+					const memory = await this.guard("other", () => this.store.ping());
 					return { ok: true, store: this.settings.redisUrl ? "redis" : "memory", memory };
 				},
 			},

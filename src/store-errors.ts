@@ -8,15 +8,15 @@
  * - The command never left this process (`StoreNotReached`: the connection was not ready, and no offline
  *   queue sends it later) → STORE_UNAVAILABLE.
  * - Anything else (a command timeout, the connection lost while waiting for the answer, a failure after
- *   the answer): for `append` → OUTCOME_UNKNOWN, since the script may have run; for reads → STORE_UNAVAILABLE.
+ *   the answer): for `append` → OUTCOME_UNKNOWN, since the script may have run; for every other operation (reads, purge, ping) → STORE_UNAVAILABLE.
  *
  * @example
  *   classifyStoreError(new ReplyError("OOM command not allowed when used memory > 'maxmemory'."), "append"); // "STORE_FULL"
  *   classifyStoreError(new Error("Command timed out"), "append"); // "OUTCOME_UNKNOWN"
- *   classifyStoreError(new Error("Command timed out"), "read");   // "STORE_UNAVAILABLE"
+ *   classifyStoreError(new Error("Command timed out"), "other");   // "STORE_UNAVAILABLE"
  */
 
-export type StoreOperation = "append" | "read";
+export type StoreOperation = "append" | "other";
 export type StoreFailure = "STORE_FULL" | "STORE_UNAVAILABLE" | "OUTCOME_UNKNOWN";
 
 /** Thrown by a store for a command it did not send (no connection): nothing can have happened. */
@@ -34,6 +34,6 @@ export function classifyStoreError(err: unknown, operation: StoreOperation): Sto
 	if (err instanceof Error && err.name === "ReplyError") {
 		return /^OOM\b/.test(err.message) ? "STORE_FULL" : "STORE_UNAVAILABLE";
 	}
-	if (err instanceof StoreNotReached || operation === "read") return "STORE_UNAVAILABLE";
+	if (err instanceof StoreNotReached || operation === "other") return "STORE_UNAVAILABLE";
 	return "OUTCOME_UNKNOWN";
 }

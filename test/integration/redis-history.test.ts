@@ -157,7 +157,7 @@ describe("RedisHistory without Redis", () => {
 				store.range(channel, 0, 10).catch((err: unknown) => err),
 			]);
 			expect(classifyStoreError(append, "append")).toBe("OUTCOME_UNKNOWN");
-			expect(classifyStoreError(read, "read")).toBe("STORE_UNAVAILABLE");
+			expect(classifyStoreError(read, "other")).toBe("STORE_UNAVAILABLE");
 			// The command was sent: the paused Redis runs it when it resumes.
 			own.signal("SIGCONT");
 			const page = await waitFor(async () => {

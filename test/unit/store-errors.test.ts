@@ -10,7 +10,7 @@ describe("classifyStoreError", () => {
 	test("Redis refused with OOM (maxmemory, noeviction) → STORE_FULL, for any operation", () => {
 		const oom = reply("OOM command not allowed when used memory > 'maxmemory'. script: abc, on @user_script:12.");
 		expect(classifyStoreError(oom, "append")).toBe("STORE_FULL");
-		expect(classifyStoreError(oom, "read")).toBe("STORE_FULL");
+		expect(classifyStoreError(oom, "other")).toBe("STORE_FULL");
 	});
 
 	test.each(["WRONGTYPE a key of this channel holds the wrong kind of value", "BUSY Redis is busy running a script", "LOADING"])(
@@ -22,7 +22,7 @@ describe("classifyStoreError", () => {
 
 	test("an error that only mentions OOM is not Redis's refusal", () => {
 		expect(classifyStoreError(reply("ERR something about OOM"), "append")).toBe("STORE_UNAVAILABLE");
-		expect(classifyStoreError(new Error("OOM command not allowed"), "read")).toBe("STORE_UNAVAILABLE");
+		expect(classifyStoreError(new Error("OOM command not allowed"), "other")).toBe("STORE_UNAVAILABLE");
 	});
 
 	test("a command never sent (no ready connection) → STORE_UNAVAILABLE, also for append", () => {
@@ -37,6 +37,6 @@ describe("classifyStoreError", () => {
 		["an answer that does not parse", new SyntaxError("Unexpected token")],
 	])("%s: append → OUTCOME_UNKNOWN (the script may have run), a read → STORE_UNAVAILABLE", (_name, err) => {
 		expect(classifyStoreError(err, "append")).toBe("OUTCOME_UNKNOWN");
-		expect(classifyStoreError(err, "read")).toBe("STORE_UNAVAILABLE");
+		expect(classifyStoreError(err, "other")).toBe("STORE_UNAVAILABLE");
 	});
 });
