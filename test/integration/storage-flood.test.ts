@@ -6,9 +6,9 @@
  * flood left has a lifetime.
  */
 import { randomUUID } from "node:crypto";
-import http from "node:http";
 import type { ChatMessage } from "../../src/message";
 import { type ChatcastNode, startNode, uniqueNamespace } from "../support/node-process";
+import { request as raw } from "../support/raw-http";
 import { type OwnRedis, startRedisServer } from "../support/redis-server";
 
 /** Two clients told apart by their source address (the loopback has all of 127/8). */
@@ -29,25 +29,11 @@ interface Answer {
 	} & Partial<ChatMessage>;
 }
 
-/** One HTTP request from the given source address, on a connection of its own. */
-function request(from: string, method: "GET" | "POST", url: string, body?: unknown): Promise<Answer> {
-	return new Promise((resolve, reject) => {
-		const payload = body === undefined ? undefined : JSON.stringify(body);
-		const req = http.request(
-			url,
-			{ method, localAddress: from, agent: false, headers: payload ? { "Content-Type": "application/json" } : {} },
-			res => {
-				let text = "";
-				res.setEncoding("utf8");
-				res.on("data", (chunk: string) => {
-					text += chunk;
-				});
-				res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} }));
-			},
-		);
-		req.on("error", reject);
-		req.end(payload);
-	});
+/** One HTTP request from the given source address (test/support/raw-http.ts), the body sent as JSON. */
+async function request(from: string, method: "GET" | "POST", url: string, body?: unknown): Promise<Answer> {
+	const json = body === undefined ? {} : { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } };
+	const answer = await raw(url, { method, from, ...json });
+	return { status: answer.status, body: answer.json };
 }
 
 const publish = (node: ChatcastNode, from: string, channel: string, text: string): Promise<Answer> =>
