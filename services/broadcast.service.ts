@@ -22,6 +22,7 @@ import {
 	PRESENCE_EVENT,
 	PRESENCE_EVENT_PARAMS,
 	type PresenceEvent,
+	type StreamUser,
 } from "../src/contract";
 import type { HistoryPage } from "../src/history-store";
 import { parseChannel } from "../src/message";
@@ -51,6 +52,8 @@ export interface StreamResponse extends SseSink {
 export interface OpenStreamOptions {
 	lastEventId?: number;
 	format?: StreamFormat;
+	/** The authenticated user holding the stream (auth on); presence lists who is online from it. */
+	user?: StreamUser;
 }
 
 interface BroadcastMethods {

@@ -13,6 +13,15 @@ import type { ChatMessage } from "./message";
 export const MESSAGE_EVENT = "chat.message";
 export type MessageEvent = ChatMessage;
 
+/**
+ * Who holds a stream when auth is on: the token's `sub` and its `name` (else `sub`). Streams without a
+ * token have none.
+ */
+export interface StreamUser {
+	userId: string;
+	name: string;
+}
+
 /** A broadcast node's subscriber counts for some channels (0 = none left), sent to the other broadcast nodes. */
 export const PRESENCE_EVENT = "broadcast.presence";
 export interface PresenceEvent {
