@@ -11,6 +11,10 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type Redis from "ioredis";
 import type { CallingOptions, Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type GatewaySettings } from "moleculer-web";
+import type { Identity } from "../src/auth/claims";
+import { AuthGate } from "../src/auth/gate";
+import { tokenOf, withoutTokens } from "../src/auth/token-source";
+import { TokenVerifier } from "../src/auth/verifier";
 import type { StreamFormat } from "../src/channel-hub";
 import type { ChatcastConfig } from "../src/config";
 import { createEdgeGuard, type EdgeGuard } from "../src/edge-guard";
@@ -26,7 +30,8 @@ import {
 	requestIdOf,
 } from "../src/http-request";
 import { memoryCheck, type StoreMemory } from "../src/history-store";
-import { parseChannel, parseLastEventId } from "../src/message";
+import type { StreamUser } from "../src/contract";
+import { isReservedAuthor, parseChannel, parseLastEventId, RESERVED_AUTHOR } from "../src/message";
 import { rateLimitConnection } from "../src/rate-limiter";
 import { localBroadcast } from "./broadcast.service";
 
@@ -36,7 +41,18 @@ interface GatewayRequest extends PublishRequest {
 	baseUrl?: string;
 }
 
+/** What a route hook learns of the alias a request matched. */
+interface MatchedAlias {
+	path?: string;
+}
+
+/** What the api sets on the context of a call it makes: the authenticated user, for ingest.publish. */
+interface ApiMeta {
+	user?: StreamUser;
+}
+
 interface ApiMethods {
+	authorize(ctx: Context<unknown, ApiMeta>, req: GatewayRequest, alias: MatchedAlias): Promise<void>;
 	streamChannel(req: GatewayRequest, res: ServerResponse, format: StreamFormat): Promise<void>;
 	sendChatError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
 	logRequestOnce(req: IncomingMessage, res: ServerResponse, requestID: string): void;
@@ -46,6 +62,11 @@ interface ApiMethods {
 
 interface ApiVars {
 	guard: EdgeGuard;
+	auth: AuthGate;
+	/** Each request's token, taken off its URL before anything (moleculer-web, logs) sees it. */
+	tokens: WeakMap<IncomingMessage, string>;
+	/** Each request's verified identity, from authorize() to the stream it opens. */
+	identities: WeakMap<IncomingMessage, Identity>;
 	/** The connection the shared rate limits use; undefined without REDIS_URL (limits per process). */
 	limitsRedis?: Redis;
 	server: http.Server;
@@ -69,6 +90,7 @@ type ApiConfig = Pick<
 	| "requestTimeoutMs"
 	| "redisUrl"
 	| "namespace"
+	| "auth"
 >;
 
 export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettings, ApiMethods, ApiVars> {
@@ -111,13 +133,18 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 						"GET ready": "api.ready",
 						"GET limits": "api.limits",
 					},
-					async onBeforeCall(this: ApiVars, _ctx: Context, _route: unknown, req: GatewayRequest) {
-						if (req.method !== "POST") return;
-						if (!["application/json", "text/plain"].includes(mediaType(req))) {
+					async onBeforeCall(
+						this: ApiVars & ApiMethods,
+						ctx: Context<unknown, ApiMeta>,
+						_route: unknown,
+						req: GatewayRequest,
+						_res: ServerResponse,
+						alias: MatchedAlias,
+					) {
+						if (req.method === "POST" && !["application/json", "text/plain"].includes(mediaType(req))) {
 							throw chatError("UNSUPPORTED_MEDIA_TYPE", { contentType: req.headers["content-type"] ?? null });
 						}
-						publishParams(req);
-						await this.guard.checkPublish(req);
+						await this.authorize(ctx, req, alias);
 					},
 				},
 				{
@@ -131,10 +158,15 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 							void this.streamChannel(req, res, "legacy");
 						},
 					},
-					async onBeforeCall(this: ApiVars, _ctx: Context, _route: unknown, req: GatewayRequest) {
-						if (req.method !== "POST") return;
-						publishParams(req);
-						await this.guard.checkPublish(req);
+					async onBeforeCall(
+						this: ApiMethods,
+						ctx: Context<unknown, ApiMeta>,
+						_route: unknown,
+						req: GatewayRequest,
+						_res: ServerResponse,
+						alias: MatchedAlias,
+					) {
+						await this.authorize(ctx, req, alias);
 					},
 				},
 			],
@@ -166,6 +198,9 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 				Reflect.set(this, "serve", rootOnly);
 			}
 
+			this.auth = new AuthGate(config.auth && new TokenVerifier(config.auth));
+			this.tokens = new WeakMap();
+			this.identities = new WeakMap();
 			this.limitsRedis = config.rateLimits && config.redisUrl ? rateLimitConnection(config.redisUrl) : undefined;
 			let lastLimiterWarning = 0;
 			this.guard = createEdgeGuard(config, this.limitsRedis, err => {
@@ -195,11 +230,14 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 				},
 			},
 
-			/** What clients must respect, so the demo page need not restate it: `{ maxMessageBytes }`. */
+			/**
+			 * What clients must respect, so the demo page need not restate it: `{ maxMessageBytes, auth }`
+			 * (`auth`: "off", "publish" — publishing needs a token — or "all").
+			 */
 			limits: {
 				visibility: "published",
 				handler() {
-					return { maxMessageBytes: config.maxMessageBytes };
+					return { maxMessageBytes: config.maxMessageBytes, auth: this.auth.mode };
 				},
 			},
 
@@ -235,6 +273,27 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 		},
 
 		methods: {
+			/**
+			 * Before a call on a channel: the token (if any) verified once, the channel allowed, the author
+			 * not `system`, the publish rate limit counted per user (else per address). The identity goes to
+			 * ingest in `ctx.meta.user` (never from the body) and to the stream through `identities`.
+			 */
+			async authorize(ctx: Context<unknown, ApiMeta>, req: GatewayRequest, alias: MatchedAlias): Promise<void> {
+				const publish = req.method === "POST";
+				if (publish) publishParams(req);
+				if (!alias.path?.includes(":channel")) return;
+				const channel = parseChannel(req.$params.channel);
+				const identity = await this.auth.admit(this.tokens.get(req), publish ? "publish" : "read", channel);
+				if (identity) this.identities.set(req, identity);
+				if (!publish) return;
+				const user = identity && { userId: identity.userId, name: identity.name };
+				const author = user ? user.name : req.$params.author;
+				if (isReservedAuthor(author))
+					throw chatError("INVALID_AUTHOR", undefined, `The author "${RESERVED_AUTHOR}" is reserved for the operator REPL.`);
+				if (user) ctx.meta.user = user;
+				await this.guard.checkPublish(req, user);
+			},
+
 			/** One line per request when it is done (a stream: when it closes), with route, status, duration and request id. */
 			logRequestOnce(req: IncomingMessage, res: ServerResponse, requestID: string): void {
 				const started = process.hrtime.bigint();
@@ -264,11 +323,13 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 					const lastEventId = parseLastEventId(req.headers["last-event-id"] ?? req.$params.lastEventId);
 					const broadcast = localBroadcast(this.broker);
 					if (!broadcast) throw chatError("SERVICE_UNAVAILABLE", { service: "broadcast" }, "This node does not serve streams.");
-					const release = await this.guard.admitStream(req, channel);
+					const identity = this.identities.get(req);
+					const user = identity && { userId: identity.userId, name: identity.name };
+					const release = await this.guard.admitStream(req, channel, user);
 					// Admission may wait for Redis: a client gone meanwhile ("close" already fired) must not keep its place.
 					if (req.socket.destroyed) return release();
 					res.once("close", release);
-					await broadcast.openStream(res, channel, { lastEventId, format });
+					await broadcast.openStream(res, channel, { lastEventId, format, user, expiresAt: identity?.expiresAt });
 				} catch (err) {
 					if (!res.headersSent) this.sendChatError(req, res, err);
 					else res.end();
@@ -301,6 +362,10 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 
 			/** Every request passes the edge guard (origin, OPTIONS, nosniff) before moleculer-web routes it. */
 			httpHandler(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) {
+				// The token leaves the URL first: no log line, error or action parameter ever holds it.
+				const token = tokenOf(req);
+				if (token !== undefined) this.tokens.set(req, token);
+				req.url = withoutTokens(req.url);
 				const screened = this.guard.screen(req, res);
 				if (screened === "answered") return;
 				if (screened !== "pass") return this.sendChatError(req, res, screened.refused);

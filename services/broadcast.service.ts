@@ -54,6 +54,8 @@ export interface OpenStreamOptions {
 	format?: StreamFormat;
 	/** The authenticated user holding the stream (auth on); presence lists who is online from it. */
 	user?: StreamUser;
+	/** When the stream's token expires (ms since the epoch): it then gets `event: expired` and ends. */
+	expiresAt?: number;
 }
 
 interface BroadcastMethods {
@@ -194,6 +196,7 @@ export function createBroadcastService(
 				await this.hub.subscribe(channel, res, {
 					lastEventId: options.lastEventId,
 					format,
+					expiresAt: options.expiresAt,
 					onOpen: () => {
 						res.writeHead(200, SSE_HEADERS);
 						res.write(sseRetry(this.settings.retryMs));
@@ -270,6 +273,8 @@ export function createBroadcastService(
 		started() {
 			this.timers.push(
 				setInterval(() => this.hub.heartbeat(), this.settings.heartbeatMs),
+				// One sweep a second ends every stream whose token expired (no timer per stream).
+				setInterval(() => this.hub.expireDue(), 1000),
 				setInterval(() => void this.checkHeads(), this.settings.resyncMs),
 				setInterval(() => {
 					if (this.changedChannels.size === 0) return;

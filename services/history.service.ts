@@ -60,6 +60,7 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 					id: "string",
 					channel: "string",
 					author: "string",
+					userId: { type: "string", optional: true },
 					text: "string",
 					sentAt: "string",
 					clientMsgId: { type: "string", optional: true },

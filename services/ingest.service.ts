@@ -9,7 +9,7 @@
  */
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { ChatcastConfig } from "../src/config";
-import { BROADCAST_GROUP, MESSAGE_EVENT, type MessageEvent } from "../src/contract";
+import { BROADCAST_GROUP, MESSAGE_EVENT, type MessageEvent, type StreamUser } from "../src/contract";
 import { publishFailure } from "../src/errors";
 import type { AppendResult } from "../src/history-store";
 import { type ChatMessage, createDraft, type PublishInput } from "../src/message";
@@ -23,6 +23,8 @@ export interface IngestSettings extends ServiceSettingSchema {
 interface PublishMeta {
 	$statusCode?: number;
 	$location?: string;
+	/** The authenticated publisher, set by the api gateway from the token (never from the body). */
+	user?: StreamUser;
 }
 
 export function createIngestService(config: Pick<ChatcastConfig, "maxMessageBytes">): ServiceSchema<IngestSettings> {
@@ -43,7 +45,7 @@ export function createIngestService(config: Pick<ChatcastConfig, "maxMessageByte
 					clientMsgId: "any|optional",
 				},
 				async handler(ctx: Context<PublishInput, PublishMeta>): Promise<ChatMessage> {
-					const draft = createDraft(ctx.params, this.settings);
+					const draft = createDraft(ctx.params, this.settings, new Date(), ctx.meta.user);
 					let result: AppendResult;
 					try {
 						result = await ctx.call<AppendResult, typeof draft>("history.append", draft);

@@ -9,11 +9,12 @@
  *   hub.deliver(message);                                     // from the "chat.message" event
  *   hub.catchUp(await broker.call("history.heads", { channels: hub.servedChannels() }));
  */
-import { ChannelFanOut, type FanOutHooks, type SseSink } from "./channel-fan-out";
+import { ChannelFanOut, type FanOutHooks, type SseSink, type Subscriber } from "./channel-fan-out";
 import { ChannelSequencer, type FetchHistory, type SequencerHooks, type StreamPosition } from "./channel-sequencer";
 import type { HistoryPage } from "./history-store";
 import type { ChatMessage } from "./message";
 import { sseComment } from "./sse-frame";
+import { ExpirySchedule } from "./stream-expiry";
 import { eventFrame, type StreamFormat } from "./stream-frames";
 
 export type { SseSink } from "./channel-fan-out";
@@ -42,6 +43,14 @@ export interface SubscribeOptions {
 	format?: StreamFormat;
 	/** Written once the subscriber is registered and history answered (headers, retry hint). */
 	onOpen?: () => void;
+	/** When the stream's token expires (ms since the epoch): the stream is sent `event: expired` and ended then. */
+	expiresAt?: number;
+}
+
+/** A stream that ends with its token. */
+interface Timed {
+	fanOut: ChannelFanOut;
+	sub: Subscriber;
 }
 
 interface Channel {
@@ -55,6 +64,7 @@ export class ChannelHub {
 	private readonly maxBufferedBytes: number;
 	private readonly hooks: Partial<ChannelHubHooks>;
 	private readonly dirty = new Set<ChannelFanOut>();
+	private readonly expiry = new ExpirySchedule<Timed>();
 	private flushScheduled = false;
 	private closed = false;
 	private subscriberTotal = 0;
@@ -74,7 +84,11 @@ export class ChannelHub {
 		const { sequencer, fanOut } = this.open(channel);
 		const sub = fanOut.add(sink, options.format ?? "chatcast");
 		this.subscriberTotal++;
-		const forget = (): void => fanOut.remove(sub);
+		const cancelExpiry = options.expiresAt === undefined ? undefined : this.expiry.add({ fanOut, sub }, options.expiresAt);
+		const forget = (): void => {
+			cancelExpiry?.();
+			fanOut.remove(sub);
+		};
 		sink.once("close", forget);
 
 		const after = options.lastEventId;
@@ -119,6 +133,36 @@ export class ChannelHub {
 	heartbeat(): void {
 		const bytes = Buffer.from(sseComment());
 		for (const { fanOut } of this.channels.values()) fanOut.writeLive(bytes);
+	}
+
+	/**
+	 * Ends the streams whose token has expired (call about once a second): a live one is sent
+	 * `event: expired` after what it was already sent, so it resumes with Last-Event-ID and a fresh token;
+	 * one still replaying is cut (it resumes the same way). Returns how many ended.
+	 */
+	expireDue(now = Date.now()): number {
+		const due = this.expiry.due(now);
+		if (due.length === 0) return 0;
+		// What this tick delivered goes out first: the stream's last id is then all it was sent.
+		this.flush();
+		const bytes = eventFrame("expired", { reason: "token_expired" });
+		for (const { fanOut, sub } of due) {
+			const live = sub.queue === null;
+			fanOut.remove(sub);
+			if (sub.sink.destroyed) continue;
+			if (!live) {
+				sub.sink.destroy();
+				continue;
+			}
+			sub.sink.write(bytes);
+			sub.sink.end();
+		}
+		return due.length;
+	}
+
+	/** Streams that will end with their token. */
+	get timedStreams(): number {
+		return this.expiry.size;
 	}
 
 	/** Subscriber count per channel on this node, most subscribed first. */

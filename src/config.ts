@@ -8,6 +8,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import type { AuthOptions } from "./auth/verifier";
 import { PAGE_MAX_BYTES } from "./history-store";
 import { MEMORY_HISTORY_MAX_BYTES } from "./memory-history";
 import { parseOrigins } from "./origin-policy";
@@ -82,6 +83,8 @@ export interface ChatcastConfig {
 	/** Longest a client may take to send its request headers, and its whole request. */
 	headersTimeoutMs: number;
 	requestTimeoutMs: number;
+	/** Token verification (AUTH_JWT_SECRET or AUTH_JWKS_URL); undefined = auth off, anyone may publish and read. */
+	auth?: AuthOptions;
 }
 
 type Env = Record<string, string | undefined>;
@@ -229,6 +232,7 @@ export function loadConfig(env: Env): ChatcastConfig {
 		clusterSecretPrevious: text("CLUSTER_SECRET_PREVIOUS"),
 		services,
 		publicDir: text("PUBLIC_DIR") ?? path.join(projectRoot(), "public"),
+		auth: parseAuth(text, url, problems),
 	};
 	if (config.mqttTopicSeparator !== "/" && config.mqttTopicSeparator !== ".")
 		problems.push('MQTT_TOPIC_SEPARATOR must be "/" or "."');
@@ -251,6 +255,35 @@ export function loadConfig(env: Env): ChatcastConfig {
 	}
 	if (problems.length > 0) throw new ConfigError(problems);
 	return config;
+}
+
+const AUTH_MODES = ["publish", "all"] as const;
+
+/** AUTH_*: a secret or a JWKS URL turns auth on; the other variables refine it and mean nothing without one. */
+function parseAuth(
+	text: (name: string) => string | undefined,
+	url: (name: string, protocols: string[]) => string | undefined,
+	problems: string[],
+): AuthOptions | undefined {
+	const secret = text("AUTH_JWT_SECRET");
+	const jwksUrl = url("AUTH_JWKS_URL", ["https:", "http:"]);
+	const mode = text("AUTH_MODE") ?? "publish";
+	const isMode = (value: string): value is AuthOptions["mode"] => (AUTH_MODES as readonly string[]).includes(value);
+	if (!isMode(mode)) problems.push(`AUTH_MODE must be ${AUTH_MODES.join(" or ")}`);
+	if (secret !== undefined && secret.length < MIN_SECRET_LENGTH)
+		problems.push(`AUTH_JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 32)`);
+	if (secret !== undefined && jwksUrl !== undefined) problems.push("Set AUTH_JWT_SECRET or AUTH_JWKS_URL, not both");
+	if (secret === undefined && jwksUrl === undefined) {
+		const stray = ["AUTH_MODE", "AUTH_ISSUER", "AUTH_AUDIENCE"].filter(name => text(name) !== undefined);
+		if (stray.length > 0) problems.push(`${stray.join(", ")} need AUTH_JWT_SECRET or AUTH_JWKS_URL`);
+		return undefined;
+	}
+	return {
+		...(secret !== undefined ? { secret } : { jwksUrl }),
+		issuer: text("AUTH_ISSUER"),
+		audience: text("AUTH_AUDIENCE"),
+		mode: isMode(mode) ? mode : "publish",
+	};
 }
 
 function parseServices(raw: string | undefined, problems: string[]): ServiceName[] {

@@ -39,6 +39,7 @@ export const MESSAGE_EVENT_PARAMS = {
 	epoch: { type: "string", min: 1, max: 64 },
 	channel: { type: "uuid" },
 	author: { type: "string", min: 1, max: 256 },
+	userId: { type: "string", optional: true, min: 1, max: 256 },
 	text: { type: "string", min: 1 },
 	sentAt: { type: "string", min: 1, max: 64 },
 	clientMsgId: { type: "string", optional: true, max: 128 },

@@ -7,8 +7,8 @@
  * @example
  *   const guard = new EdgeGuard({ corsOrigins: [], trustProxy: [], streamLimits, rateLimits });
  *   if (guard.screen(req, res) === "answered") return;       // before routing
- *   await guard.checkPublish(req);                            // before ingest.publish
- *   const release = await guard.admitStream(req, channel);    // before a stream opens
+ *   await guard.checkPublish(req, user);                      // before ingest.publish (user: counted per user)
+ *   const release = await guard.admitStream(req, channel, user); // before a stream opens
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { clientAddress, limitKey } from "./client-address";
@@ -16,6 +16,7 @@ import { chatError } from "./errors";
 import { corsHeaders, originVerdict } from "./origin-policy";
 import type Redis from "ioredis";
 import type { ChatcastConfig } from "./config";
+import type { StreamUser } from "./contract";
 import { MemoryRateLimiter, type RateDecision, type RateLimit, type RateLimiter, RedisRateLimiter } from "./rate-limiter";
 import { StreamLimits, type StreamRefusal } from "./stream-limits";
 
@@ -78,23 +79,27 @@ export class EdgeGuard {
 		return "pass";
 	}
 
-	/** The client a limit is counted for (an IPv6 client: its /64). */
-	clientOf(req: IncomingMessage): string {
+	/**
+	 * The client a limit is counted for: the authenticated user (`user:<sub>`), wherever it connects from;
+	 * otherwise its address (an IPv6 client: its /64).
+	 */
+	clientOf(req: IncomingMessage, user?: StreamUser): string {
+		if (user) return `user:${user.userId}`;
 		return limitKey(clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], this.options.trustProxy));
 	}
 
 	/** Throws RATE_LIMITED when this client publishes faster than its bucket allows. */
-	async checkPublish(req: IncomingMessage): Promise<void> {
+	async checkPublish(req: IncomingMessage, user?: StreamUser): Promise<void> {
 		const limiter = this.options.rateLimits?.publish;
-		if (limiter) refuseIfEmpty(await this.consume(limiter, this.clientOf(req)), "publish");
+		if (limiter) refuseIfEmpty(await this.consume(limiter, this.clientOf(req, user)), "publish");
 	}
 
 	/**
 	 * Counts a stream about to open; resolves with its release (call when the stream closes), or throws
 	 * RATE_LIMITED, TOO_MANY_STREAMS or EDGE_FULL.
 	 */
-	async admitStream(req: IncomingMessage, channel: string): Promise<() => void> {
-		const client = this.clientOf(req);
+	async admitStream(req: IncomingMessage, channel: string, user?: StreamUser): Promise<() => void> {
+		const client = this.clientOf(req, user);
 		const limiter = this.options.rateLimits?.streamOpen;
 		if (limiter) refuseIfEmpty(await this.consume(limiter, client), "streamOpen");
 		const lease = this.options.streamLimits.open(client, channel);

@@ -27,7 +27,14 @@ export function errorAnswer(err: unknown): ErrorAnswer {
 	const headers: Record<string, string> = { "Content-Type": "application/json; charset=utf-8" };
 	const retryAfter = retryAfterSeconds(error);
 	if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
+	if (error.type === "UNAUTHORIZED") headers["WWW-Authenticate"] = wwwAuthenticate(error);
 	return { status: error.code, headers, body: JSON.stringify(error), error };
+}
+
+/** RFC 6750: a request without a token is told the scheme; one with a bad token also `invalid_token`. */
+function wwwAuthenticate(body: ErrorBody): string {
+	const reason = typeof body.data === "object" && body.data !== null && "reason" in body.data ? body.data.reason : undefined;
+	return reason === "missing" ? 'Bearer realm="chatcast"' : 'Bearer realm="chatcast", error="invalid_token"';
 }
 
 function retryAfterSeconds(body: ErrorBody): number | undefined {

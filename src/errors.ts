@@ -45,6 +45,12 @@ export const ERROR_CATALOGUE = {
 	MALFORMED_REQUEST: { status: 400, message: "The request is not valid HTTP." },
 	REQUEST_TIMEOUT: { status: 408, message: "The request took too long to arrive." },
 	HEADERS_TOO_LARGE: { status: 431, message: "The request headers are too large." },
+	UNAUTHORIZED: {
+		status: 401,
+		message: "A valid token is required (see data.reason).",
+		data: ["reason"],
+	},
+	FORBIDDEN: { status: 403, message: "The token does not allow this channel.", data: ["channel"] },
 	ORIGIN_NOT_ALLOWED: { status: 403, message: "Pages of this origin may not call this server (see CORS_ORIGINS)." },
 	NOT_FOUND: { status: 404, message: "Not found." },
 	BODY_TOO_LARGE: { status: 413, message: "The request body is too large." },

@@ -6,6 +6,7 @@
  *   // → { id: "0193…", channel: "c3743620-…", author: "anonymous", text: "hi", sentAt: "2026-…Z" }
  */
 import { v7 as uuidv7, validate as isUuid } from "uuid";
+import type { StreamUser } from "./contract";
 import { chatError } from "./errors";
 import { isSafeName, textProblem } from "./text-rules";
 
@@ -20,6 +21,8 @@ export interface ChatMessage {
 	/** Lower-case UUID. */
 	channel: string;
 	author: string;
+	/** The authenticated publisher's id (the token's `sub`); absent when auth is off or for the operator REPL. */
+	userId?: string;
 	text: string;
 	/** ISO-8601 time the message was accepted. */
 	sentAt: string;
@@ -39,10 +42,22 @@ export interface PublishInput {
 }
 
 export const DEFAULT_AUTHOR = "anonymous";
+/** The operator REPL's author (maintenance notices): no HTTP publish may appear as it. */
+export const RESERVED_AUTHOR = "system";
 const MAX_AUTHOR_LENGTH = 64;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const CLIENT_MSG_ID = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * Whether an author would read as the reserved `system` (any case, surrounding space ignored).
+ *
+ * @example
+ *   isReservedAuthor(" System "); // true
+ */
+export function isReservedAuthor(author: unknown): boolean {
+	return typeof author === "string" && author.trim().toLowerCase() === RESERVED_AUTHOR;
+}
 
 /** Validates a channel id and returns it lower-cased; throws INVALID_CHANNEL. */
 export function parseChannel(channel: unknown): string {
@@ -50,8 +65,28 @@ export function parseChannel(channel: unknown): string {
 	return channel.toLowerCase();
 }
 
-/** Validates client input and builds the draft the history store will number. */
-export function createDraft(input: PublishInput, limits: { maxMessageBytes: number }, now = new Date()): MessageDraft {
+/**
+ * Whether a name may be an author: 1-64 visible characters without control, bidi-control, zero-width or
+ * separator characters (already trimmed).
+ *
+ * @example
+ *   isValidAuthor("ada"); // true
+ *   isValidAuthor("");    // false
+ */
+export function isValidAuthor(author: string): boolean {
+	return author !== "" && [...author].length <= MAX_AUTHOR_LENGTH && !CONTROL_CHARS.test(author) && isSafeName(author);
+}
+
+/**
+ * Validates client input and builds the draft the history store will number. With an authenticated
+ * `user`, the author is the user's name and `userId` the user's id, whatever the input says.
+ */
+export function createDraft(
+	input: PublishInput,
+	limits: { maxMessageBytes: number },
+	now = new Date(),
+	user?: StreamUser,
+): MessageDraft {
 	const channel = parseChannel(input.channel);
 
 	if (typeof input.text !== "string") throw chatError("EMPTY_MESSAGE");
@@ -68,15 +103,16 @@ export function createDraft(input: PublishInput, limits: { maxMessageBytes: numb
 	}
 
 	let author = DEFAULT_AUTHOR;
-	if (input.author !== undefined && input.author !== null && input.author !== "") {
+	if (user) author = user.name;
+	else if (input.author !== undefined && input.author !== null && input.author !== "") {
 		if (typeof input.author !== "string") throw chatError("INVALID_AUTHOR");
 		author = input.author.trim();
-		if (author === "" || [...author].length > MAX_AUTHOR_LENGTH || CONTROL_CHARS.test(author) || !isSafeName(author)) {
-			throw chatError("INVALID_AUTHOR");
-		}
+		if (!isValidAuthor(author)) throw chatError("INVALID_AUTHOR");
 	}
 
-	const draft: MessageDraft = { id: uuidv7(), channel, author, text: input.text, sentAt: now.toISOString() };
+	const draft: MessageDraft = user
+		? { id: uuidv7(), channel, author, userId: user.userId, text: input.text, sentAt: now.toISOString() }
+		: { id: uuidv7(), channel, author, text: input.text, sentAt: now.toISOString() };
 	if (input.clientMsgId !== undefined && input.clientMsgId !== null) {
 		if (typeof input.clientMsgId !== "string" || !CLIENT_MSG_ID.test(input.clientMsgId)) throw chatError("INVALID_CLIENT_MSG_ID");
 		draft.clientMsgId = input.clientMsgId;

@@ -12,7 +12,7 @@
 import type { Context, ServiceSchema } from "moleculer";
 import { BROADCAST_GROUP, HISTORY_PAGE_MAX, MESSAGE_EVENT } from "./contract";
 import type { HistoryPage } from "./history-store";
-import { parseChannel, type ChatMessage } from "./message";
+import { parseChannel, RESERVED_AUTHOR, type ChatMessage } from "./message";
 
 /** Calls a Moleculer action, e.g. `(action, params) => broker.call(action, params)`. */
 export type CallAction = <T>(action: string, params: Record<string, unknown>) => Promise<T>;
@@ -35,7 +35,7 @@ export interface OperatorCommand {
 }
 
 /** The author of messages sent with `say`. */
-export const SYSTEM_AUTHOR = "system";
+export const SYSTEM_AUTHOR = RESERVED_AUTHOR;
 const DEFAULT_HISTORY_COUNT = 20;
 const YES_FLAGS = ["-y", "--yes"];
 

@@ -35,6 +35,8 @@ export interface TestStream {
 
 export interface OpenStreamOptions {
 	lastEventId?: number | string;
+	/** More request headers (Authorization, Cookie). */
+	headers?: Record<string, string>;
 	/** Called for each `message` event, as it is parsed. */
 	onMessage?: (message: ChatMessage) => void;
 	/** Called once when the stream ends, fails or is closed. */
@@ -43,7 +45,7 @@ export interface OpenStreamOptions {
 
 export function openStream(url: string, options: OpenStreamOptions = {}): Promise<TestStream> {
 	return new Promise((resolve, reject) => {
-		const headers: Record<string, string> = { Accept: "text/event-stream" };
+		const headers: Record<string, string> = { Accept: "text/event-stream", ...options.headers };
 		if (options.lastEventId !== undefined) headers["Last-Event-ID"] = String(options.lastEventId);
 		const req = http.get(url, { headers }, res => {
 			const stream: TestStream = {
