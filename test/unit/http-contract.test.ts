@@ -219,7 +219,7 @@ describe("reading", () => {
 	test("GET /api/limits follows the configuration", async () => {
 		const answer = await request("/api/limits");
 		expect(answer.status).toBe(200);
-		expect(answer.body).toEqual({ maxMessageBytes: MAX_MESSAGE_BYTES });
+		expect(answer.body).toEqual({ maxMessageBytes: MAX_MESSAGE_BYTES, auth: "off" });
 	});
 
 	test("GET /api/health: the process answers", async () => {
