@@ -20,8 +20,8 @@ export class ExpirySchedule<T> {
 
 	/** Schedules `item` to come due once `atMs` has passed; returns its cancel function. */
 	add(item: T, atMs: number): () => void {
-		// A time in a second already swept comes due at the next sweep.
-		const second = Math.max(Math.ceil(atMs / 1000), this.swept + 1);
+		// A time in a second already swept goes in the last swept second's bucket: the next sweep takes it.
+		const second = Math.max(Math.ceil(atMs / 1000), this.swept);
 		let bucket = this.buckets.get(second);
 		if (!bucket) {
 			bucket = new Set();
@@ -44,10 +44,10 @@ export class ExpirySchedule<T> {
 			this.swept = Math.max(this.swept, now);
 			return items;
 		}
-		// Walk the seconds since the last sweep when few, else the buckets (after a long pause).
+		// Walk the seconds since the last sweep (its own included: late additions) when few, else the buckets.
 		const seconds =
-			now - this.swept <= this.buckets.size
-				? Array.from({ length: Math.max(0, now - this.swept) }, (_, i) => this.swept + 1 + i)
+			now - this.swept < this.buckets.size
+				? Array.from({ length: Math.max(0, now - this.swept + 1) }, (_, i) => this.swept + i)
 				: [...this.buckets.keys()].filter(s => s <= now).sort((a, b) => a - b);
 		for (const second of seconds) {
 			const bucket = this.buckets.get(second);
@@ -55,6 +55,8 @@ export class ExpirySchedule<T> {
 			this.buckets.delete(second);
 			this.count -= bucket.size;
 			items.push(...bucket);
+			// Emptied, so a cancel of a taken item counts nothing twice.
+			bucket.clear();
 		}
 		this.swept = Math.max(this.swept, now);
 		return items;
