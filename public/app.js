@@ -1,12 +1,13 @@
 // Chatcast demo client: finds the page's parts and wires them together (URL/session, history,
 // live stream, composer). Each part's behaviour lives in its own module.
 
+import { SignInForm, TokenHolder } from "./auth.js";
 import { Composer } from "./composer.js";
 import { ChannelHistory } from "./history.js";
 import { InvitePanel } from "./invite.js";
 import { Layout } from "./layout.js";
 import { NicknameForm } from "./nickname.js";
-import { ApiError, getChannel, getLimits, postMessage } from "./server-api.js";
+import { ApiError, getChannel, getLimits, postMessage, useToken } from "./server-api.js";
 import { SentIds, inviteLink, resolveChannel } from "./session.js";
 import { ChannelStream } from "./stream.js";
 import { UnreadTitle } from "./tab-title.js";
@@ -32,6 +33,11 @@ const layout = new Layout({
 	invitePanel: $("invite-panel"),
 	inviteBtn: $("invite-btn"),
 });
+
+// A token in the page URL (?token=) is taken into memory and off the address bar before anything else.
+const holder = new TokenHolder();
+holder.takeFromUrl();
+useToken(() => holder.token);
 
 const where = resolveChannel();
 if (where.ok) {
@@ -109,7 +115,12 @@ function startChat(channel, created) {
 			byteCount: $("byte-count"),
 		},
 		{
-			post: draft => postMessage(channel, draft),
+			post: draft =>
+				postMessage(channel, draft).catch(err => {
+					// The token was refused (expired, most likely): ask for a fresh one; the draft stays.
+					if (err instanceof ApiError && err.status === 401 && authMode !== "off") askForToken("expired");
+					throw err;
+				}),
 			sentIds,
 			author: () => nickname.value,
 			askAuthor: () => nickname.ask(false),
@@ -117,12 +128,25 @@ function startChat(channel, created) {
 			isShown: clientMsgId => timeline.hasClientMsgId(clientMsgId),
 		},
 	);
-	getLimits().then(
-		limits => composer.setMaxBytes(Number(limits.maxMessageBytes)),
-		() => {
-			/* no client-side limit then: the server still refuses a too-large text, and the composer shows why */
+	// Whether the server requires a token (GET /api/limits), and the sign-in form for one.
+	let authMode = "off";
+	let readingStarted = false;
+	const signIn = new SignInForm(
+		{ form: $("signin-form"), input: $("signin-input"), reason: $("signin-reason"), error: $("signin-error") },
+		holder,
+		{
+			onSignedIn: () => {
+				nickname.useIdentity(holder.name);
+				timeline.refreshOwnership();
+				if (!readingStarted) startReading();
+				else if (!stream.stopped) stream.connectNow();
+			},
 		},
 	);
+	const askForToken = why => {
+		nickname.hide();
+		signIn.show(why);
+	};
 
 	const stream = new ChannelStream(channel, {
 		onState: state => topbar.setConnection(state),
@@ -131,6 +155,11 @@ function startChat(channel, created) {
 			title.add(timeline.addMessages([msg], { mode: "live" }));
 		},
 		onReset: info => channelHistory.onReset(info),
+		// The stream's token expired: go on with the current token, or ask for a fresh one first.
+		onExpired: () => {
+			if (!holder.expired) stream.connectNow();
+			else askForToken("expired");
+		},
 		// While our own stream is open we are one of the subscribers, whatever an early count says.
 		onPresence: ({ subscribers }) => topbar.setPresence(stream.state === "live" ? Math.max(1, subscribers) : subscribers),
 	});
@@ -151,24 +180,47 @@ function startChat(channel, created) {
 	});
 
 	topbar.setConnection(navigator.onLine === false ? "offline" : "connecting");
-	channelHistory.loadRecent().then(
-		resumeFrom => {
-			stream.start(resumeFrom);
-			getChannel(channel).then(
-				info => topbar.setInitialPresence(Number(info.subscribers)),
-				() => {
-					/* presence arrives on the stream anyway */
-				},
-			);
+	getLimits().then(
+		limits => {
+			composer.setMaxBytes(Number(limits.maxMessageBytes));
+			if (limits.auth === "publish" || limits.auth === "all") {
+				authMode = limits.auth;
+				if (!holder.expired) nickname.useIdentity(holder.name);
+				else {
+					askForToken(authMode);
+					// Reading needs a token too: history and stream wait for the sign-in.
+					if (authMode === "all") return;
+				}
+			}
+			startReading();
 		},
-		err => {
-			layout.showFatal(
-				err instanceof ApiError && err.type === "INVALID_CHANNEL"
-					? "This channel link isn't valid"
-					: "This channel can't be opened",
-				err instanceof Error ? err.message : String(err),
-			);
-			topbar.setConnection("offline", "Not connected");
-		},
+		// No limits known: no client-side limit (the server still refuses a too-large text, and the composer
+		// shows why), and no sign-in until the server refuses a request.
+		() => startReading(),
 	);
+
+	/** Loads recent history, then follows the stream from there (once). */
+	function startReading() {
+		readingStarted = true;
+		channelHistory.loadRecent().then(
+			resumeFrom => {
+				stream.start(resumeFrom);
+				getChannel(channel).then(
+					info => topbar.setInitialPresence(Number(info.subscribers)),
+					() => {
+						/* presence arrives on the stream anyway */
+					},
+				);
+			},
+			err => {
+				layout.showFatal(
+					err instanceof ApiError && err.type === "INVALID_CHANNEL"
+						? "This channel link isn't valid"
+						: "This channel can't be opened",
+					err instanceof Error ? err.message : String(err),
+				);
+				topbar.setConnection("offline", "Not connected");
+			},
+		);
+	}
 }

@@ -61,6 +61,19 @@ export class NicknameForm {
 		els.input.focus();
 	}
 
+	/** Signed in: the token's name is the author, shown and not changeable here. */
+	useIdentity(name) {
+		this.value = name;
+		this.els.renameBtn.hidden = true;
+		this.showComposer();
+	}
+
+	/** Hides both the nickname form and the composer (sign-in comes first). */
+	hide() {
+		this.els.form.hidden = true;
+		this.els.composer.hidden = true;
+	}
+
 	/** Re-reads the nickname (another tab of this browser may have changed it). */
 	reload() {
 		this.value = loadNickname();

@@ -21,6 +21,19 @@ export class ApiError extends Error {
 	}
 }
 
+/** The token to send (empty: none); set by the page once signed in (auth.js). */
+let currentToken = () => "";
+
+/**
+ * Makes every request carry the token `getToken()` returns, when it returns one: as `Authorization:
+ * Bearer` on requests, as `access_token` on stream URLs (EventSource cannot send headers).
+ * @example
+ *   useToken(() => holder.token);
+ */
+export function useToken(getToken) {
+	currentToken = getToken;
+}
+
 const channelBase = channel => `/api/channels/${encodeURIComponent(channel)}`;
 
 async function request(url, { timeoutMs, ...init } = {}) {
@@ -28,7 +41,7 @@ async function request(url, { timeoutMs, ...init } = {}) {
 	try {
 		res = await fetch(url, {
 			...init,
-			headers: { Accept: "application/json", ...(init.headers || {}) },
+			headers: { Accept: "application/json", ...authorization(), ...(init.headers || {}) },
 			cache: "no-store",
 			credentials: "same-origin",
 			signal: timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined,
@@ -60,7 +73,12 @@ async function request(url, { timeoutMs, ...init } = {}) {
 	return body;
 }
 
-/** `GET /api/limits` → `{ maxMessageBytes }`, what the server accepts. */
+function authorization() {
+	const token = currentToken();
+	return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/** `GET /api/limits` → `{ maxMessageBytes, auth }`: what the server accepts, and whether it needs a token. */
 export function getLimits() {
 	return request("/api/limits");
 }
@@ -99,8 +117,12 @@ export function postMessage(channel, { text, author, clientMsgId }) {
 	});
 }
 
-/** URL of the channel's SSE stream, optionally resuming after `lastEventId`. */
+/** URL of the channel's SSE stream, optionally resuming after `lastEventId`, with the current token. */
 export function eventsUrl(channel, lastEventId) {
-	const base = `${channelBase(channel)}/events`;
-	return lastEventId == null ? base : `${base}?lastEventId=${encodeURIComponent(String(lastEventId))}`;
+	const qs = new URLSearchParams();
+	if (lastEventId != null) qs.set("lastEventId", String(lastEventId));
+	const token = currentToken();
+	if (token) qs.set("access_token", token);
+	const query = qs.toString();
+	return `${channelBase(channel)}/events${query ? `?${query}` : ""}`;
 }

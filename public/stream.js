@@ -29,6 +29,7 @@ export class ChannelStream {
 	 *   onReset?: (info: { oldestSeq: number, lastSeq: number, after: number }) => void,
 	 *   onPresence?: (info: { subscribers: number }) => void,
 	 *   onState?: (state: string) => void,
+	 *   onExpired?: () => void,
 	 * }} handlers
 	 */
 	constructor(channel, handlers = {}) {
@@ -132,6 +133,15 @@ export class ChannelStream {
 			// The server continues right before oldestSeq (also when its count restarted below ours).
 			this.lastSeq = Math.max(0, oldestSeq - 1);
 			this.handlers.onReset?.({ oldestSeq, lastSeq: Number(info.lastSeq) || 0, after });
+		});
+
+		// The stream's token expired: the server ends it. EventSource would reconnect with the old URL (and
+		// get 401): the page opens a new one with the current token, from the last seq it has.
+		es.addEventListener("expired", () => {
+			if (es !== this.source) return;
+			this.closeSource();
+			this.setState(this.offlineOr("reconnecting"));
+			this.handlers.onExpired?.();
 		});
 
 		es.addEventListener("presence", ev => {

@@ -10,7 +10,7 @@ import { type KeyLike, SignJWT } from "jose";
 
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
-export type Claims = Record<string, unknown> & { sub?: string; exp?: number };
+export type Claims = Record<string, unknown>;
 
 /** Signs `claims` (default exp: in an hour) with `key` under `alg` (and `kid`, when given). */
 export async function signToken(key: KeyLike | Uint8Array, alg: string, claims: Claims, kid?: string): Promise<string> {
