@@ -639,7 +639,7 @@ describeBrowser("demo chat client (Chromium)", () => {
 	test("the byte counter follows the server's MAX_MESSAGE_BYTES (GET /api/limits); without it the server's 413 still shows", async () => {
 		const tiny = await startNode({ namespace: uniqueNamespace("browser-limits"), env: { MAX_MESSAGE_BYTES: "64" } });
 		try {
-			expect((await get(`${tiny.baseUrl}/api/limits`)).body).toEqual({ maxMessageBytes: 64 });
+			expect((await get(`${tiny.baseUrl}/api/limits`)).body).toEqual({ maxMessageBytes: 64, auth: "off" });
 			const channel = randomUUID();
 			const chat = await openChat(channelUrl(tiny, channel), "Tiny");
 			await waitConn(chat.page, "live");
