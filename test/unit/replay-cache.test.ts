@@ -9,7 +9,7 @@ import { ReplayCache } from "../../src/replay-cache";
 
 async function setup(channels: number, messages: number) {
 	const store = new MemoryHistory({ limit: 1000, ttlSeconds: 3600, idempotencySeconds: 600 });
-	const names = Array.from({ length: channels }, () => randomUUID());
+	const names: string[] = Array.from({ length: channels }, () => randomUUID());
 	for (const channel of names)
 		for (let i = 0; i < messages; i++)
 			await store.append({ id: randomUUID(), channel, author: "a", text: "y".repeat(200), sentAt: new Date().toISOString() });
