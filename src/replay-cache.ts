@@ -174,7 +174,9 @@ export class ReplayCache {
 	private lookup(channel: string, after: number, limit: number, reach: StreamPosition | undefined): ReplayPage | undefined {
 		this.prune(Date.now());
 		for (const entry of this.byChannel.get(channel) ?? []) {
-			if (entry.limit === limit && entry.page.answers(after) && reaches(entry.page.page, reach)) return entry.page;
+			// A head (limit 0) holds no messages: any that reaches far enough answers.
+			const answers = limit === 0 || entry.page.answers(after);
+			if (entry.limit === limit && answers && reaches(entry.page.page, reach)) return entry.page;
 		}
 		return undefined;
 	}

@@ -442,6 +442,28 @@ describe("ChannelHub: resumes share history reads", () => {
 		hub.closeAll(0);
 	});
 
+	test("streams opened without Last-Event-ID share a head read while it still reaches what was delivered", async () => {
+		const { hub, channel, append, fetches } = setup();
+		for (let i = 0; i < 3; i++) await append();
+		const first = new TestSink();
+		const second = new TestSink();
+		await hub.subscribe(channel, first);
+		await hub.subscribe(channel, second);
+		expect(fetches).toEqual([[0, 0]]);
+		hub.deliver(await append()); // 4: the cached head (3) no longer reaches
+		const third = new TestSink();
+		await hub.subscribe(channel, third);
+		expect(fetches).toEqual([
+			[0, 0],
+			[0, 0],
+		]);
+		hub.deliver(await append());
+		await expectEachExactlyOnce([...deliveries([first, second], seqRange(4, 5)), ...deliveries([third], seqRange(5, 5))], {
+			settleMs: 50,
+		});
+		hub.closeAll(0);
+	});
+
 	test("no cache (REPLAY_CACHE_MAX_BYTES=0): resumes one after another read each, resumes at once still share", async () => {
 		const { hub, channel, append, fetches } = setup(100, { replayCache: { maxBytes: 0, ttlMs: 2000 } });
 		for (let i = 0; i < 10; i++) await append();
