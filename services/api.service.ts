@@ -31,8 +31,9 @@ import {
 } from "../src/http-request";
 import { memoryCheck, type StoreMemory } from "../src/history-store";
 import type { StreamUser } from "../src/contract";
-import { isReservedAuthor, parseChannel, parseLastEventId, RESERVED_AUTHOR } from "../src/message";
+import { isReservedAuthor, parseChannel, RESERVED_AUTHOR } from "../src/message";
 import { rateLimitConnection } from "../src/rate-limiter";
+import { matchStreamRequest, openChannelStream, serveStream, type StreamRouteDeps } from "../src/stream-route";
 import { localBroadcast } from "./broadcast.service";
 
 /** What moleculer-web adds to a request. */
@@ -55,7 +56,7 @@ interface ApiMethods {
 	authorize(ctx: Context<unknown, ApiMeta>, req: GatewayRequest, alias: MatchedAlias): Promise<void>;
 	streamChannel(req: GatewayRequest, res: ServerResponse, format: StreamFormat): Promise<void>;
 	sendChatError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
-	logRequestOnce(req: IncomingMessage, res: ServerResponse, requestID: string): void;
+	logRequestOnce(req: IncomingMessage, res: ServerResponse, requestID: string, names?: { route: string; path: string }): void;
 	createServer(): void;
 	httpHandler(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): unknown;
 }
@@ -67,6 +68,8 @@ interface ApiVars {
 	tokens: WeakMap<IncomingMessage, string>;
 	/** Each request's verified identity, from authorize() to the stream it opens. */
 	identities: WeakMap<IncomingMessage, Identity>;
+	/** What the stream routes need, also when they bypass moleculer-web (src/stream-route.ts). */
+	streams: StreamRouteDeps;
 	/** The connection the shared rate limits use; undefined without REDIS_URL (limits per process). */
 	limitsRedis?: Redis;
 	server: http.Server;
@@ -208,6 +211,14 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 				lastLimiterWarning = Date.now();
 				this.logger.warn("Rate limits cannot reach Redis; requests pass unlimited meanwhile:", (err as Error).message);
 			});
+			this.streams = {
+				guard: this.guard,
+				// The alias path has verified the token in authorize() already; the plain path verifies it here.
+				identify: async (req, channel) => this.identities.get(req) ?? this.auth.admit(this.tokens.get(req), "read", channel),
+				broadcast: () => localBroadcast(this.broker),
+				sendError: (req, res, err) => this.sendChatError(req, res, err),
+				logRequestOnce: (req, res, requestID, names) => this.logRequestOnce(req, res, requestID, names),
+			};
 		},
 
 		async stopped() {
@@ -295,16 +306,21 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 			},
 
 			/** One line per request when it is done (a stream: when it closes), with route, status, duration and request id. */
-			logRequestOnce(req: IncomingMessage, res: ServerResponse, requestID: string): void {
+			logRequestOnce(
+				req: IncomingMessage,
+				res: ServerResponse,
+				requestID: string,
+				names?: { route: string; path: string },
+			): void {
 				const started = process.hrtime.bigint();
 				res.once("close", () => {
 					const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
 					const alias = (req as { $alias?: { fullPath?: string } }).$alias;
-					const route = alias?.fullPath ?? (res.statusCode === 404 ? "-" : "static");
+					const route = names?.route ?? alias?.fullPath ?? (res.statusCode === 404 ? "-" : "static");
 					const entry = {
 						method: req.method,
 						route,
-						path: req.url,
+						path: names?.path ?? req.url,
 						status: res.statusCode,
 						durationMs: Math.round(durationMs * 10) / 10,
 						requestID,
@@ -316,24 +332,14 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 				});
 			},
 
-			/** Hands the response to this node's broadcast service; errors before the stream opens are JSON. */
+			/** A stream request in a form only moleculer-web's routing takes (see src/stream-route.ts). */
 			async streamChannel(req: GatewayRequest, res: ServerResponse, format: StreamFormat): Promise<void> {
-				try {
-					const channel = parseChannel(req.$params.channel);
-					const lastEventId = parseLastEventId(req.headers["last-event-id"] ?? req.$params.lastEventId);
-					const broadcast = localBroadcast(this.broker);
-					if (!broadcast) throw chatError("SERVICE_UNAVAILABLE", { service: "broadcast" }, "This node does not serve streams.");
-					const identity = this.identities.get(req);
-					const user = identity && { userId: identity.userId, name: identity.name };
-					const release = await this.guard.admitStream(req, channel, user);
-					// Admission may wait for Redis: a client gone meanwhile ("close" already fired) must not keep its place.
-					if (req.socket.destroyed) return release();
-					res.once("close", release);
-					await broadcast.openStream(res, channel, { lastEventId, format, user, expiresAt: identity?.expiresAt });
-				} catch (err) {
-					if (!res.headersSent) this.sendChatError(req, res, err);
-					else res.end();
-				}
+				await openChannelStream(
+					req,
+					res,
+					{ channel: req.$params.channel, lastEventId: req.$params.lastEventId, format },
+					this.streams,
+				);
 			},
 
 			/** Every error answer: its status and the JSON body with a stable `type`. */
@@ -369,6 +375,8 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 				const screened = this.guard.screen(req, res);
 				if (screened === "answered") return;
 				if (screened !== "pass") return this.sendChatError(req, res, screened.refused);
+				const stream = matchStreamRequest(req);
+				if (stream) return serveStream(req, res, stream, this.streams);
 				return gatewayMethods.httpHandler.call(this, req, res, next);
 			},
 		},

@@ -90,7 +90,10 @@ function isBroadcastService(service: unknown): service is BroadcastService {
 	return typeof service === "object" && service !== null && "hub" in service && service.hub instanceof ChannelHub;
 }
 
-type BroadcastConfig = Pick<ChatcastConfig, "sseHeartbeatMs" | "sseRetryMs" | "sseMaxBufferedBytes" | "sseResyncMs">;
+type BroadcastConfig = Pick<
+	ChatcastConfig,
+	"sseHeartbeatMs" | "sseRetryMs" | "sseMaxBufferedBytes" | "sseResyncMs" | "replayCache"
+>;
 
 export function createBroadcastService(
 	config: BroadcastConfig,
@@ -244,12 +247,22 @@ export function createBroadcastService(
 			this.changedChannels = new Set();
 			this.timers = [];
 			const metrics = this.broker.metrics;
-			registerChatMetrics(metrics, [METRIC.SSE_CONNECTIONS, METRIC.DELIVERED, METRIC.PUBLISH_TO_DELIVER, METRIC.GAP_REPAIRS]);
+			registerChatMetrics(metrics, [
+				METRIC.SSE_CONNECTIONS,
+				METRIC.DELIVERED,
+				METRIC.PUBLISH_TO_DELIVER,
+				METRIC.GAP_REPAIRS,
+				METRIC.REPLAY_READS,
+				METRIC.REPLAY_SHARED,
+			]);
 			this.hub = new ChannelHub({
 				fetchHistory: (channel, after, limit) =>
 					this.broker.call<HistoryPage, object>("history.range", { channel, after, limit }),
 				maxBufferedBytes: this.settings.maxBufferedBytes,
+				replayCache: config.replayCache,
 				hooks: {
+					historyRead: () => metrics.increment(METRIC.REPLAY_READS),
+					shared: () => metrics.increment(METRIC.REPLAY_SHARED),
 					subscribersChanged: (channel, count) => {
 						this.presence.update(this.broker.nodeID, { [channel]: count });
 						this.changedChannels.add(channel);

@@ -14,13 +14,13 @@
  * It is the listener of the channel's ChannelSequencer: `deliver` and `reset` come from there.
  *
  * @example
- *   const fanOut = new ChannelFanOut(channel, { fetchHistory, pageSize: 500, maxBufferedBytes: 1 << 20, scheduleFlush, removed });
+ *   const fanOut = new ChannelFanOut(channel, { readReplay, pageSize: 500, maxBufferedBytes: 1 << 20, scheduleFlush, removed });
  *   const sub = fanOut.add(res, "chatcast");
  *   await fanOut.join(sub, 41, firstPage);   // replays 42…, then live
  */
-import { continues, type FetchHistory, type SequencerListener, type StreamReset } from "./channel-sequencer";
-import type { HistoryPage } from "./history-store";
+import { continues, type SequencerListener, type StreamPosition, type StreamReset } from "./channel-sequencer";
 import type { ChatMessage } from "./message";
+import type { ReplayPage } from "./replay-cache";
 import { sseRetry } from "./sse-frame";
 import { frame, resetFrame, type StreamFormat } from "./stream-frames";
 
@@ -41,8 +41,12 @@ export interface FanOutHooks {
 }
 
 export interface FanOutOptions {
-	fetchHistory: FetchHistory;
-	/** Messages per history request; also the most live messages a joining stream may queue. */
+	/**
+	 * The replay's next page after `after`, reaching at least `reach` (the head of the replay's first page):
+	 * a page of history, possibly shared with other replays (src/replay-cache.ts).
+	 */
+	readReplay(after: number, reach: StreamPosition): Promise<ReplayPage>;
+	/** Most messages a page holds; also the most live messages a joining stream may queue. */
 	pageSize: number;
 	/** Unsent bytes above which a live subscriber is cut off, and a replay waits for `drain`. */
 	maxBufferedBytes: number;
@@ -102,13 +106,13 @@ export class ChannelFanOut implements SequencerListener {
 	}
 
 	/**
-	 * Sends a joining stream what it missed, from `first` (history read after add()) on, then makes it
-	 * live. Without `after` it starts at the channel's end.
+	 * Sends a joining stream what it missed, from `first` (a history page reaching where the channel stood
+	 * at add()) on, then makes it live. Without `after` it starts at the channel's end.
 	 */
-	async join(sub: Subscriber, after: number | undefined, first: HistoryPage): Promise<void> {
+	async join(sub: Subscriber, after: number | undefined, first: ReplayPage): Promise<void> {
 		if (after === undefined) {
-			sub.epoch = first.epoch;
-			sub.lastSeq = first.lastSeq;
+			sub.epoch = first.page.epoch;
+			sub.lastSeq = first.page.lastSeq;
 		} else {
 			await this.replay(sub, after, first);
 		}
@@ -189,33 +193,35 @@ export class ChannelFanOut implements SequencerListener {
 
 	/**
 	 * Writes the history after `after`, a page per write, up to the head of the first read (what was
-	 * stored later waits in the queue).
+	 * stored later waits in the queue). A page's frames are made once and shared by every stream it serves.
 	 */
-	private async replay(sub: Subscriber, after: number, first: HistoryPage): Promise<void> {
+	private async replay(sub: Subscriber, after: number, first: ReplayPage): Promise<void> {
+		const head = first.page;
+		const reach: StreamPosition = { epoch: head.epoch, lastSeq: head.lastSeq };
 		let page = first;
-		sub.epoch = first.epoch;
-		if (after + 1 < first.oldestSeq || after > first.lastSeq) {
+		sub.epoch = head.epoch;
+		if (after + 1 < head.oldestSeq || after > head.lastSeq) {
 			// Messages were missed (trimmed or expired), or the id is from a count the store restarted.
-			if (!(await this.send(sub, resetFrame(first)))) return;
-			sub.lastSeq = first.oldestSeq - 1;
-			if (after > first.lastSeq) page = await this.options.fetchHistory(this.channel, sub.lastSeq, this.options.pageSize);
+			if (!(await this.send(sub, resetFrame(head)))) return;
+			sub.lastSeq = head.oldestSeq - 1;
+			if (after > head.lastSeq) page = await this.options.readReplay(sub.lastSeq, reach);
 		} else {
 			sub.lastSeq = after;
 		}
 		for (;;) {
+			const { epoch, oldestSeq, lastSeq } = page.page;
 			// Counted anew, or trimmed past this stream while it read: it reconnects, and its resume is told (reset).
-			if (!continues(sub.epoch, page.epoch) || (page.oldestSeq > sub.lastSeq + 1 && page.lastSeq > sub.lastSeq)) {
+			if (!continues(sub.epoch, epoch) || (oldestSeq > sub.lastSeq + 1 && lastSeq > sub.lastSeq)) {
 				sub.sink.destroy();
 				return;
 			}
-			sub.epoch = page.epoch;
-			const fresh = page.messages.filter(m => m.seq > sub.lastSeq);
-			if (fresh.length > 0) {
-				sub.lastSeq = fresh[fresh.length - 1].seq;
-				if (!(await this.send(sub, Buffer.concat(fresh.map(m => frame(m, sub.format)))))) return;
-			}
-			if (sub.lastSeq >= first.lastSeq || page.messages.length === 0 || sub.sink.destroyed) return;
-			page = await this.options.fetchHistory(this.channel, sub.lastSeq, this.options.pageSize);
+			sub.epoch = epoch;
+			const bytes = page.framesAfter(sub.lastSeq, sub.format);
+			if (bytes.length === 0) return;
+			sub.lastSeq = page.end;
+			if (!(await this.send(sub, bytes))) return;
+			if (sub.lastSeq >= head.lastSeq || sub.sink.destroyed) return;
+			page = await this.options.readReplay(sub.lastSeq, reach);
 		}
 	}
 

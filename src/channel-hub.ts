@@ -10,9 +10,15 @@
  *   hub.catchUp(await broker.call("history.heads", { channels: hub.servedChannels() }));
  */
 import { ChannelFanOut, type FanOutHooks, type SseSink, type Subscriber } from "./channel-fan-out";
-import { ChannelSequencer, type FetchHistory, type SequencerHooks, type StreamPosition } from "./channel-sequencer";
-import type { HistoryPage } from "./history-store";
+import {
+	ChannelSequencer,
+	type FetchHistory,
+	type SequencerHooks,
+	type StreamPosition,
+	type StreamReset,
+} from "./channel-sequencer";
 import type { ChatMessage } from "./message";
+import { DEFAULT_REPLAY_CACHE, ReplayCache, type ReplayCacheHooks, type ReplayPage } from "./replay-cache";
 import { sseComment } from "./sse-frame";
 import { ExpirySchedule } from "./stream-expiry";
 import { eventFrame, type StreamFormat } from "./stream-frames";
@@ -29,11 +35,13 @@ export interface ChannelHubOptions {
 	maxBufferedBytes?: number;
 	/** First delay before a failed repair is tried again (doubles, up to 5 s). */
 	repairRetryMs?: number;
+	/** Replay pages kept for other resumes: bytes over all channels, and how long (default 16 MiB, 2 s). */
+	replayCache?: { maxBytes: number; ttlMs: number };
 	/** Observers, for logs and metrics. */
 	hooks?: Partial<ChannelHubHooks>;
 }
 
-export interface ChannelHubHooks extends FanOutHooks, SequencerHooks {
+export interface ChannelHubHooks extends FanOutHooks, SequencerHooks, ReplayCacheHooks {
 	subscribersChanged(channel: string, count: number): void;
 }
 
@@ -65,6 +73,8 @@ export class ChannelHub {
 	private readonly hooks: Partial<ChannelHubHooks>;
 	private readonly dirty = new Set<ChannelFanOut>();
 	private readonly expiry = new ExpirySchedule<Timed>();
+	/** Replays of the same range share one history read and its frames (a reconnect storm reads each page once). */
+	private readonly replays: ReplayCache;
 	private flushScheduled = false;
 	private closed = false;
 	private subscriberTotal = 0;
@@ -73,6 +83,10 @@ export class ChannelHub {
 		this.pageSize = options.pageSize ?? 500;
 		this.maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
 		this.hooks = options.hooks ?? {};
+		this.replays = new ReplayCache(options.fetchHistory, {
+			...(options.replayCache ?? DEFAULT_REPLAY_CACHE),
+			hooks: this.hooks,
+		});
 	}
 
 	/**
@@ -92,9 +106,11 @@ export class ChannelHub {
 		sink.once("close", forget);
 
 		const after = options.lastEventId;
-		let first: HistoryPage;
+		// Where the channel stands now: what was delivered before the registration, the first page must hold.
+		const reach = sequencer.current && { ...sequencer.current };
+		let first: ReplayPage;
 		try {
-			first = await this.options.fetchHistory(channel, after ?? 0, after === undefined ? 0 : this.pageSize);
+			first = await this.replays.read(channel, after ?? 0, after === undefined ? 0 : this.pageSize, reach);
 		} catch (err) {
 			forget();
 			throw err;
@@ -102,7 +118,7 @@ export class ChannelHub {
 		if (sink.destroyed) return forget();
 		this.hooks.subscribersChanged?.(channel, fanOut.subscribers.size);
 		options.onOpen?.();
-		sequencer.learnPosition(first);
+		sequencer.learnPosition(first.page);
 		await fanOut.join(sub, after, first);
 	}
 
@@ -200,6 +216,7 @@ export class ChannelHub {
 			fanOut.close(retryMs);
 		}
 		this.channels.clear();
+		this.replays.clear();
 		this.subscriberTotal = 0;
 	}
 
@@ -208,14 +225,22 @@ export class ChannelHub {
 		const existing = this.channels.get(channel);
 		if (existing) return existing;
 		const fanOut: ChannelFanOut = new ChannelFanOut(channel, {
-			fetchHistory: this.options.fetchHistory,
+			readReplay: (after, reach) => this.replays.read(channel, after, this.pageSize, reach),
 			pageSize: this.pageSize,
 			maxBufferedBytes: this.maxBufferedBytes,
 			scheduleFlush: () => this.schedule(fanOut),
 			removed: size => this.removed(created, size),
 			hooks: this.hooks,
 		});
-		const sequencer = new ChannelSequencer(channel, fanOut, {
+		const listener = {
+			deliver: (messages: ChatMessage[]) => fanOut.deliver(messages),
+			// History does not continue the cached pages either.
+			reset: (reset: StreamReset) => {
+				this.replays.forget(channel);
+				fanOut.reset(reset);
+			},
+		};
+		const sequencer = new ChannelSequencer(channel, listener, {
 			fetchHistory: this.options.fetchHistory,
 			pageSize: this.pageSize,
 			repairRetryMs: this.options.repairRetryMs,
@@ -234,6 +259,7 @@ export class ChannelHub {
 		if (size === 0 && this.channels.get(name) === channel) {
 			channel.sequencer.close();
 			this.channels.delete(name);
+			this.replays.forget(name);
 		}
 	}
 

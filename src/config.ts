@@ -13,6 +13,7 @@ import { PAGE_MAX_BYTES } from "./history-store";
 import { MEMORY_HISTORY_MAX_BYTES } from "./memory-history";
 import { parseOrigins } from "./origin-policy";
 import type { RateLimit } from "./rate-limiter";
+import { DEFAULT_REPLAY_CACHE } from "./replay-cache";
 import type { StreamLimitOptions } from "./stream-limits";
 
 export const SERVICE_NAMES = ["api", "ingest", "history", "broadcast"] as const;
@@ -53,6 +54,8 @@ export interface ChatcastConfig {
 	sseResyncMs: number;
 	/** A subscriber whose unsent data grows past this is disconnected (it resumes with Last-Event-ID). */
 	sseMaxBufferedBytes: number;
+	/** Replay pages a broadcast node keeps for other resumes of the same range: bytes over all channels, and for how long. */
+	replayCache: { maxBytes: number; ttlMs: number };
 	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 	/** `json` (pino, one object per line) for production; `text` for people. */
 	logFormat: "json" | "text";
@@ -205,6 +208,10 @@ export function loadConfig(env: Env): ChatcastConfig {
 		sseRetryMs: int("SSE_RETRY_MS", 2000, 0),
 		sseResyncMs: int("SSE_RESYNC_MS", 5000, 100),
 		sseMaxBufferedBytes: int("SSE_MAX_BUFFERED_BYTES", 1024 * 1024, 1024),
+		replayCache: {
+			maxBytes: int("REPLAY_CACHE_MAX_BYTES", DEFAULT_REPLAY_CACHE.maxBytes, 0, 1024 ** 3),
+			ttlMs: int("REPLAY_CACHE_MS", DEFAULT_REPLAY_CACHE.ttlMs, 0, 60_000),
+		},
 		logLevel,
 		logFormat,
 		metricsPort,

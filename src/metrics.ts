@@ -16,6 +16,8 @@ export const METRIC = {
 	PUBLISH_TO_DELIVER: "chatcast.publish.to.deliver.seconds",
 	GAP_REPAIRS: "chatcast.gap.repairs.total",
 	HISTORY_ERRORS: "chatcast.history.errors.total",
+	REPLAY_READS: "chatcast.replay.history.reads.total",
+	REPLAY_SHARED: "chatcast.replay.shared.total",
 } as const;
 
 type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -41,6 +43,8 @@ export function registerChatMetrics(registry: MetricRegistry, names: MetricName[
 			}),
 		[METRIC.GAP_REPAIRS]: counter(METRIC.GAP_REPAIRS, "Gaps in a channel's seq filled from history"),
 		[METRIC.HISTORY_ERRORS]: counter(METRIC.HISTORY_ERRORS, "History store operations that failed"),
+		[METRIC.REPLAY_READS]: counter(METRIC.REPLAY_READS, "History reads made for streams opening or resuming"),
+		[METRIC.REPLAY_SHARED]: counter(METRIC.REPLAY_SHARED, "Stream history pages answered by a read made for another stream"),
 	};
 	for (const name of names) if (!registry.hasMetric(name)) definitions[name]();
 }

@@ -95,12 +95,8 @@ function readStat(pid: number): Stat | undefined {
 	}
 }
 
-/**
- * CPU seconds (user + system) used so far by the processes `roots` and all their descendants.
- *
- * @example const before = cpuSeconds([nginx.pid]); … const used = cpuSeconds([nginx.pid]) - before;
- */
-export function cpuSeconds(roots: number[]): number {
+/** The processes `roots` and all their descendants, with their /proc stat. */
+function processTree(roots: number[]): Map<number, Stat> {
 	const stats = new Map<number, Stat>();
 	for (const entry of readdirSync("/proc")) {
 		const pid = Number(entry);
@@ -115,7 +111,35 @@ export function cpuSeconds(roots: number[]): number {
 		}
 		return false;
 	};
+	for (const pid of stats.keys()) if (!inTree(pid)) stats.delete(pid);
+	return stats;
+}
+
+/**
+ * CPU seconds (user + system) used so far by the processes `roots` and all their descendants.
+ *
+ * @example const before = cpuSeconds([nginx.pid]); … const used = cpuSeconds([nginx.pid]) - before;
+ */
+export function cpuSeconds(roots: number[]): number {
 	let ticks = 0;
-	for (const [pid, stat] of stats) if (inTree(pid)) ticks += stat.ticks;
+	for (const stat of processTree(roots).values()) ticks += stat.ticks;
 	return ticks / CLK_TCK;
+}
+
+/**
+ * Resident memory (VmRSS) of the processes `roots` and all their descendants, in bytes.
+ *
+ * @example const idle = rssBytes([server.pid]);
+ */
+export function rssBytes(roots: number[]): number {
+	let bytes = 0;
+	for (const pid of processTree(roots).keys()) {
+		try {
+			const rss = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+			bytes += rss ? Number(rss[1]) * 1024 : 0;
+		} catch {
+			// gone meanwhile
+		}
+	}
+	return bytes;
 }

@@ -10,6 +10,7 @@ import { ChannelFanOut, type FanOutOptions, type SseSink } from "../../src/chann
 import type { FetchHistory } from "../../src/channel-sequencer";
 import { MemoryHistory } from "../../src/memory-history";
 import type { ChatMessage } from "../../src/message";
+import { ReplayPage } from "../../src/replay-cache";
 
 /** A response whose unsent bytes grow with every write until the test lets it drain (or, when fast, never grow). */
 class FakeSink extends EventEmitter implements SseSink {
@@ -55,13 +56,16 @@ class FakeSink extends EventEmitter implements SseSink {
 
 const tick = (): Promise<void> => new Promise(r => setImmediate(r));
 
-function setup(options: Partial<FanOutOptions> & { limit?: number } = {}) {
+/** `fetchHistory`: where the replay's later pages come from (default: the store), each read unshared. */
+function setup(options: Partial<FanOutOptions> & { limit?: number; fetchHistory?: FetchHistory } = {}) {
 	const channel = randomUUID();
 	const store = new MemoryHistory({ limit: options.limit ?? 1000, ttlSeconds: 3600, idempotencySeconds: 600 });
 	const removed: number[] = [];
+	const fetchHistory = options.fetchHistory ?? store.range.bind(store);
+	const pageSize = options.pageSize ?? 500;
 	const fanOut = new ChannelFanOut(channel, {
-		fetchHistory: (c, after, limit) => store.range(c, after, limit),
-		pageSize: 500,
+		readReplay: async after => new ReplayPage(await fetchHistory(channel, after, pageSize), after),
+		pageSize,
 		maxBufferedBytes: 1024 * 1024,
 		scheduleFlush: () => setImmediate(() => fanOut.flush()),
 		removed: size => removed.push(size),
@@ -79,7 +83,7 @@ function setup(options: Partial<FanOutOptions> & { limit?: number } = {}) {
 	const subscribe = async (sink: FakeSink, after?: number, fetch: FetchHistory = store.range.bind(store)): Promise<void> => {
 		const sub = fanOut.add(sink, "chatcast");
 		sink.once("close", () => fanOut.remove(sub));
-		await fanOut.join(sub, after, await fetch(channel, after ?? 0, after === undefined ? 0 : (options.pageSize ?? 500)));
+		await fanOut.join(sub, after, new ReplayPage(await fetch(channel, after ?? 0, after === undefined ? 0 : pageSize), after));
 	};
 	return { channel, store, fanOut, append, live, subscribe, removed };
 }
@@ -171,7 +175,7 @@ describe("ChannelFanOut", () => {
 		// A subscriber that joined from newer history than this node has seen (a restarted count).
 		const newer = new FakeSink();
 		const sub = fanOut.add(newer, "chatcast");
-		await fanOut.join(sub, undefined, { epoch: "E2", messages: [], oldestSeq: 1, lastSeq: 3 });
+		await fanOut.join(sub, undefined, new ReplayPage({ epoch: "E2", messages: [], oldestSeq: 1, lastSeq: 3 }));
 		await live();
 		await tick();
 		expect(newer.seqs).toEqual([]);

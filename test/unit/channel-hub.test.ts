@@ -8,6 +8,7 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { ChannelHub, type ChannelHubOptions, type FetchHistory } from "../../src/channel-hub";
 import { MemoryHistory } from "../../src/memory-history";
 import type { ChatMessage } from "../../src/message";
+import { expectEachExactlyOnce, seqRange } from "../support/exactly-once";
 import { waitFor } from "../support/node-process";
 
 class TestSink extends PassThrough {
@@ -332,5 +333,148 @@ describe("ChannelHub", () => {
 		expect(sink.events[0].id).toBe("1");
 		expect(sink.events[0].event).toBeUndefined();
 		expect(JSON.parse(sink.events[0].data)).toEqual({ id: expect.any(String), userId: "a", message: "old client" });
+	});
+});
+
+describe("ChannelHub: resumes share history reads", () => {
+	/** Records every chunk, to tell whether two streams were written the same bytes. */
+	class RecordingSink extends TestSink {
+		chunks: Buffer[] = [];
+
+		override write(chunk: Buffer | string): boolean {
+			this.chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+			return super.write(chunk);
+		}
+	}
+
+	/** Each sink's seqs, as expectEachExactlyOnce reads them (again at every look). */
+	const deliveries = (sinks: TestSink[], expected: number[]) =>
+		sinks.map((sink, i) => ({
+			name: `subscriber ${i}`,
+			get received() {
+				return sink.seqs;
+			},
+			expected,
+		}));
+
+	test("200 resumes of the same range at once: one history read per page, each stream gets it exactly once, then live", async () => {
+		const { hub, channel, append, fetches } = setup(1000, { pageSize: 40 });
+		for (let i = 0; i < 150; i++) await append();
+		const sinks = Array.from({ length: 200 }, () => new TestSink());
+		const subscribed = Promise.all(sinks.map(sink => hub.subscribe(channel, sink, { lastEventId: 50 })));
+		// Live meanwhile: stored after the reads, delivered while the replays run.
+		hub.deliver(await append());
+		await subscribed;
+		hub.deliver(await append());
+		await expectEachExactlyOnce(deliveries(sinks, seqRange(51, 152)), { settleMs: 50 });
+		// 100 messages behind in pages of 40: three reads for all 200 streams (not 600).
+		expect(fetches).toEqual([
+			[50, 40],
+			[90, 40],
+			[130, 40],
+		]);
+		hub.closeAll(0);
+	});
+
+	test("a later resume of a range read moments ago reads nothing, and is written the very same bytes", async () => {
+		const { hub, channel, append, fetches } = setup();
+		for (let i = 0; i < 20; i++) await append();
+		const first = new RecordingSink();
+		const second = new RecordingSink();
+		const overlapping = new RecordingSink();
+		await hub.subscribe(channel, first, { lastEventId: 5 });
+		await hub.subscribe(channel, second, { lastEventId: 5 });
+		await hub.subscribe(channel, overlapping, { lastEventId: 12 }); // inside the cached page
+		await expectEachExactlyOnce(
+			[...deliveries([first, second], seqRange(6, 20)), ...deliveries([overlapping], seqRange(13, 20))],
+			{ settleMs: 0 },
+		);
+		expect(fetches).toEqual([[5, 500]]);
+		const [a, b, c] = [first.chunks[0], second.chunks[0], overlapping.chunks[0]];
+		expect(b.buffer).toBe(a.buffer);
+		expect(b.byteOffset).toBe(a.byteOffset);
+		expect(c.buffer).toBe(a.buffer); // a view into the same frames
+		hub.closeAll(0);
+	});
+
+	test("a cached page behind what this node already delivered is not used: the resume reads anew, no gap", async () => {
+		const { hub, channel, append, fetches } = setup();
+		for (let i = 0; i < 5; i++) await append();
+		const early = new TestSink();
+		await hub.subscribe(channel, early, { lastEventId: 0 }); // caches the page after 0 (head 5)
+		hub.deliver(await append());
+		hub.deliver(await append()); // 6, 7 delivered: the page after 0 does not hold them
+		await waitFor(() => early.seqs.length === 7);
+		const late = new TestSink();
+		await hub.subscribe(channel, late, { lastEventId: 0 });
+		hub.deliver(await append());
+		await expectEachExactlyOnce(deliveries([early, late], seqRange(1, 8)), { settleMs: 50 });
+		expect(fetches).toEqual([
+			[0, 500],
+			[0, 500],
+		]);
+		hub.closeAll(0);
+	});
+
+	test("after the count restarts (new epoch), a cached page of the old count is never replayed", async () => {
+		const history = { store: new MemoryHistory({ limit: 100, ttlSeconds: 3600, idempotencySeconds: 600 }) };
+		const hub = new ChannelHub({ fetchHistory: (c, after, l) => history.store.range(c, after, l), repairRetryMs: 10 });
+		const channel = randomUUID();
+		const append = async (text = "old"): Promise<ChatMessage> =>
+			(await history.store.append({ id: randomUUID(), channel, author: "a", text, sentAt: new Date().toISOString() })).message;
+		const live = new TestSink();
+		await hub.subscribe(channel, live);
+		for (let i = 0; i < 5; i++) hub.deliver(await append());
+		const resumed = new TestSink();
+		await hub.subscribe(channel, resumed, { lastEventId: 2 }); // caches the page after 2 of the old count
+		await waitFor(() => resumed.seqs.length === 3);
+		history.store = new MemoryHistory({ limit: 100, ttlSeconds: 3600, idempotencySeconds: 600 }); // the store lost its count
+		const renewed: ChatMessage[] = [];
+		for (let i = 0; i < 4; i++) renewed.push(await append("new"));
+		hub.deliver(renewed[0]);
+		await waitFor(() => live.events.some(e => e.event === "reset") && live.seqs.length === 9);
+		const after = new TestSink();
+		await hub.subscribe(channel, after, { lastEventId: 2 });
+		await waitFor(() => after.seqs.length === 2);
+		await tick();
+		expect(after.seqs).toEqual([3, 4]);
+		for (const event of after.events) expect(JSON.parse(event.data)).toMatchObject({ epoch: renewed[0].epoch, text: "new" });
+		hub.closeAll(0);
+	});
+
+	test("streams opened without Last-Event-ID share a head read while it still reaches what was delivered", async () => {
+		const { hub, channel, append, fetches } = setup();
+		for (let i = 0; i < 3; i++) await append();
+		const first = new TestSink();
+		const second = new TestSink();
+		await hub.subscribe(channel, first);
+		await hub.subscribe(channel, second);
+		expect(fetches).toEqual([[0, 0]]);
+		hub.deliver(await append()); // 4: the cached head (3) no longer reaches
+		const third = new TestSink();
+		await hub.subscribe(channel, third);
+		expect(fetches).toEqual([
+			[0, 0],
+			[0, 0],
+		]);
+		hub.deliver(await append());
+		await expectEachExactlyOnce([...deliveries([first, second], seqRange(4, 5)), ...deliveries([third], seqRange(5, 5))], {
+			settleMs: 50,
+		});
+		hub.closeAll(0);
+	});
+
+	test("no cache (REPLAY_CACHE_MAX_BYTES=0): resumes one after another read each, resumes at once still share", async () => {
+		const { hub, channel, append, fetches } = setup(100, { replayCache: { maxBytes: 0, ttlMs: 2000 } });
+		for (let i = 0; i < 10; i++) await append();
+		const together = [new TestSink(), new TestSink(), new TestSink()];
+		await Promise.all(together.map(sink => hub.subscribe(channel, sink, { lastEventId: 4 })));
+		await hub.subscribe(channel, new TestSink(), { lastEventId: 4 });
+		expect(fetches).toEqual([
+			[4, 500],
+			[4, 500],
+		]);
+		await expectEachExactlyOnce(deliveries(together, seqRange(5, 10)), { settleMs: 0 });
+		hub.closeAll(0);
 	});
 });

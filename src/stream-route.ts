@@ -1,0 +1,117 @@
+/**
+ * The two stream routes (`GET /api/channels/:channel/events`, `GET /chat/receive/:channel`) served
+ * straight from the HTTP handler, without moleculer-web: a stream lives for hours, and what
+ * moleculer-web keeps for each request for as long as it lasts (its Moleculer context, its routing
+ * promise, parsed params, listeners) was most of an idle stream's memory. Only the plain form of these
+ * URLs is taken here (no body, nothing in the query but a numeric `lastEventId`); any other form goes
+ * on to moleculer-web's aliases, which answer it through openChannelStream too, so both answer alike:
+ * the same edge guard, status codes, headers, error bodies, request id and log line.
+ *
+ * @example
+ *   const stream = matchStreamRequest(req);
+ *   if (stream) return serveStream(req, res, stream, deps);   // before moleculer-web
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Identity } from "./auth/claims";
+import type { StreamFormat } from "./channel-hub";
+import type { StreamUser } from "./contract";
+import type { EdgeGuard } from "./edge-guard";
+import { chatError } from "./errors";
+import { requestIdOf } from "./http-request";
+import { parseChannel, parseLastEventId } from "./message";
+
+/** A stream request: its channel and resume point as the client sent them (checked by openChannelStream). */
+export interface StreamParams {
+	channel: unknown;
+	/** `?lastEventId=` (the `Last-Event-ID` header wins over it). */
+	lastEventId: unknown;
+	format: StreamFormat;
+}
+
+/** A stream request in the plain form, with what its log line names. */
+export interface StreamRequest extends StreamParams {
+	/** The route, as moleculer-web's alias names it. */
+	route: string;
+	/** The path as moleculer-web's routes see it (without the route's prefix). */
+	logPath: string;
+}
+
+/** Whatever opens a stream on this node (the broadcast service). */
+export interface StreamOpener {
+	openStream(
+		res: ServerResponse,
+		channel: string,
+		options: { lastEventId?: number; format: StreamFormat; user?: StreamUser; expiresAt?: number },
+	): Promise<void>;
+}
+
+export interface StreamRouteDeps {
+	guard: EdgeGuard;
+	/** Who holds the stream (undefined: anonymous, allowed); throws 401 UNAUTHORIZED or 403 FORBIDDEN. */
+	identify(req: IncomingMessage, channel: string): Promise<Identity | undefined>;
+	/** This node's broadcast service; undefined when it runs none. */
+	broadcast(): StreamOpener | undefined;
+	/** Answers an error (status, JSON body with its `type`). */
+	sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
+	/** Logs the request once, when the response closes. */
+	logRequestOnce(req: IncomingMessage, res: ServerResponse, requestID: string, names: { route: string; path: string }): void;
+}
+
+const PLAIN_STREAM_URL =
+	/^\/(api\/channels\/([0-9A-Za-z-]{1,64})\/events|chat\/receive\/([0-9A-Za-z-]{1,64}))(\?lastEventId=\d{1,15})?$/;
+
+/**
+ * The stream request `req` is, in its plain form; undefined for anything else (moleculer-web routes it).
+ *
+ * @example
+ *   matchStreamRequest(req); // GET /chat/receive/<uuid> → { channel: "<uuid>", format: "legacy", route: "/chat/receive/:channel", … }
+ */
+export function matchStreamRequest(req: IncomingMessage): StreamRequest | undefined {
+	if (req.method !== "GET" || req.url === undefined) return undefined;
+	// A body is parsed (and may be refused) by moleculer-web's body parsers: such a request is theirs.
+	if (req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined) return undefined;
+	const match = PLAIN_STREAM_URL.exec(req.url);
+	if (!match) return undefined;
+	const [, , apiChannel, legacyChannel, query] = match;
+	const lastEventId = query?.slice("?lastEventId=".length);
+	return apiChannel !== undefined
+		? { channel: apiChannel, lastEventId, format: "chatcast", route: "/api/channels/:channel/events", logPath: req.url.slice(4) }
+		: { channel: legacyChannel, lastEventId, format: "legacy", route: "/chat/receive/:channel", logPath: req.url.slice(5) };
+}
+
+/** Serves a plain stream request: its request id and log line (as moleculer-web's root call gives them), then the stream. */
+export function serveStream(req: IncomingMessage, res: ServerResponse, stream: StreamRequest, deps: StreamRouteDeps): void {
+	const given = req.headers["x-correlation-id"] ?? req.headers["x-request-id"];
+	const requestID = requestIdOf(typeof given === "string" ? given : undefined);
+	res.setHeader("X-Request-ID", requestID);
+	deps.logRequestOnce(req, res, requestID, { route: stream.route, path: stream.logPath });
+	void openChannelStream(req, res, stream, deps);
+}
+
+/**
+ * Checks the request (channel, Last-Event-ID, the token, the edge guard's stream limits) and hands the response to
+ * this node's broadcast service; an error before the stream opens is answered as JSON.
+ */
+export async function openChannelStream(
+	req: IncomingMessage,
+	res: ServerResponse,
+	params: StreamParams,
+	deps: StreamRouteDeps,
+): Promise<void> {
+	try {
+		const channel = parseChannel(params.channel);
+		const lastEventId = parseLastEventId(req.headers["last-event-id"] ?? params.lastEventId);
+		const broadcast = deps.broadcast();
+		if (!broadcast) throw chatError("SERVICE_UNAVAILABLE", { service: "broadcast" }, "This node does not serve streams.");
+		const identity = await deps.identify(req, channel);
+		const user = identity && { userId: identity.userId, name: identity.name };
+		const release = await deps.guard.admitStream(req, channel, user);
+		// Admission may wait for Redis: a client gone meanwhile ("close" already fired) must not keep its place.
+		if (req.socket.destroyed) return release();
+		res.once("close", release);
+		await broadcast.openStream(res, channel, { lastEventId, format: params.format, user, expiresAt: identity?.expiresAt });
+	} catch (err) {
+		if (!res.headersSent) deps.sendError(req, res, err);
+		else res.end();
+	}
+}
