@@ -194,11 +194,12 @@ export class LocalChannelBus implements ChannelBus {
 		this.listeners.message(message);
 	}
 
-	join(): Promise<void> {
+	/** Every message of this process reaches its listeners: nothing to subscribe. */
+	join(_channel: string): Promise<void> {
 		return Promise.resolve();
 	}
 
-	leave(): void {}
+	leave(_channel: string): void {}
 
 	listen(listener: ChannelListener): () => void {
 		return this.listeners.add(listener);
