@@ -8,7 +8,8 @@
  * processes (`api,broadcast`), one SSE subscriber on the first edge. It reads the broker's `$SYS`
  * counters over an idle window (heartbeats, presence, $SYS itself) and over a window in which
  * ROUTING_MESSAGES messages are published to the core, and reports the difference per message:
- * PUBLISH packets the broker sent and received, and bytes it sent.
+ * PUBLISH packets the broker sent and received, and bytes it sent. Also the p99 of sentAt → arrival at
+ * the subscriber (ms resolution, under a burst of 4 concurrent publishers: indicative only).
  *
  * @example
  *   npm run build && npx tsc -p bench/tsconfig.json && ROUTING_BUILDS=before=/tmp/base,after=. node dist/bench/routing.js
@@ -23,6 +24,7 @@ import { connect } from "mqtt";
 import { markdownTable } from "./support/markdown";
 import { freePort, readyLine, stopChild, waitForPort } from "./support/processes";
 import { startRedis } from "./support/redis-server";
+import { percentile } from "./support/stats";
 
 const SECRET = "bench-routing-secret-0123456789abcdef";
 const COUNTERS = {
@@ -100,16 +102,17 @@ function startNode(start: string, services: string, env: Record<string, string>)
 	return readyLine<{ port: number }>(child, "CHATCAST_READY").then(({ port }) => ({ child, port }));
 }
 
-/** An SSE stream that counts its `message` events. */
-function subscribe(url: string): Promise<{ count(): number; close(): void }> {
+/** An SSE stream that counts its `message` events and how long after its `sentAt` each arrived (same host, same clock). */
+function subscribe(url: string): Promise<{ count(): number; latenciesMs: number[]; close(): void }> {
 	return new Promise((resolve, reject) => {
-		let count = 0;
+		const latenciesMs: number[] = [];
 		const req = get(url, { agent: false, headers: { Accept: "text/event-stream" } }, res => {
 			res.setEncoding("utf8");
 			res.on("data", (chunk: string) => {
-				count += chunk.split("event: message").length - 1;
+				const now = Date.now();
+				for (const match of chunk.matchAll(/"sentAt":"([^"]+)"/g)) latenciesMs.push(now - Date.parse(match[1]));
 			});
-			resolve({ count: () => count, close: () => req.destroy() });
+			resolve({ count: () => latenciesMs.length, latenciesMs, close: () => req.destroy() });
 		});
 		req.on("error", reject);
 	});
@@ -155,7 +158,7 @@ async function ready(port: number): Promise<boolean> {
 }
 
 /** One measurement: the broker's work per published message with `edges` edges. */
-async function measure(start: string, edges: number): Promise<Counters & { delivered: number }> {
+async function measure(start: string, edges: number): Promise<Counters & { delivered: number; p99Ms: number }> {
 	const mosquitto = await startMosquitto();
 	const redis = await startRedis();
 	const url = `mqtt://127.0.0.1:${mosquitto.port}`;
@@ -209,6 +212,7 @@ async function measure(start: string, edges: number): Promise<Counters & { deliv
 			publishReceived: perMessage("publishReceived"),
 			bytesSent: perMessage("bytesSent"),
 			delivered: stream.count(),
+			p99Ms: percentile(stream.latenciesMs, 0.99),
 		};
 	} finally {
 		await Promise.all(nodes.map(child => stopChild(child)));
@@ -231,10 +235,19 @@ async function main(): Promise<void> {
 				result.publishSent.toFixed(2),
 				result.bytesSent.toFixed(0),
 				String(result.delivered),
+				result.p99Ms.toFixed(0),
 			]);
 		}
 	}
-	const head = ["build", "edges", "PUBLISH in / message", "PUBLISH out / message", "bytes out / message", "delivered"];
+	const head = [
+		"build",
+		"edges",
+		"PUBLISH in / message",
+		"PUBLISH out / message",
+		"bytes out / message",
+		"delivered",
+		"p99 sentAt→deliver (ms)",
+	];
 	console.log(markdownTable(head, rows));
 }
 

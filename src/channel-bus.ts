@@ -282,7 +282,7 @@ export class MqttChannelBus implements ChannelBus {
 		this.interest = new Interest(options.lingerMs ?? DEFAULT_LINGER_MS, channel => this.client?.unsubscribe(this.topic(channel)));
 	}
 
-	/** Connects (and keeps reconnecting); resolves on the first connection. */
+	/** Connects (and keeps reconnecting, every second); resolves on the first connection. */
 	start(): Promise<void> {
 		const client = connect({
 			...mqttConnectOptions(this.options.url),
@@ -297,10 +297,8 @@ export class MqttChannelBus implements ChannelBus {
 		client.on("message", (topic, payload) => this.receive(topic, payload));
 		client.on("connect", () => this.resubscribe());
 		client.on("error", err => this.options.warn?.(`Channel bus: ${err.message}`));
-		return new Promise((resolve, reject) => {
-			client.once("connect", () => resolve());
-			client.once("error", reject);
-		});
+		// Like the transporter, it keeps trying while the broker is away (errors are warned about, not fatal).
+		return new Promise(resolve => client.once("connect", () => resolve()));
 	}
 
 	async stop(): Promise<void> {
