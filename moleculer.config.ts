@@ -4,8 +4,11 @@
  * `src/config.ts` parses and checks them.
  */
 import { randomBytes } from "node:crypto";
-import type { BrokerOptions } from "moleculer";
+import { type BrokerOptions, Validators } from "moleculer";
+import { MqttChannelBus, mqttConnectOptions } from "./src/channel-bus";
 import type { ChatcastConfig } from "./src/config";
+import { MESSAGE_EVENT_PARAMS } from "./src/contract";
+import type { ChatMessage } from "./src/message";
 import { SHARED_PORT_PROMETHEUS } from "./src/metrics-reporter";
 import { SealedMqttTransporter } from "./src/sealed-mqtt-transporter";
 
@@ -95,14 +98,38 @@ export function clusterSecrets(config: Pick<ChatcastConfig, "clusterSecret" | "c
  * the topic separator (a URL cannot carry it, so the URL is taken apart into mqtt.js client options).
  */
 export function mqttTransporter(bus: BusOptions, topicSeparator: string): SealedMqttTransporter {
-	const parsed = new URL(bus.url);
-	const options: Record<string, unknown> = {
-		protocol: parsed.protocol.replace(/:$/, ""),
-		host: parsed.hostname,
-		port: parsed.port ? Number(parsed.port) : undefined,
-		topicSeparator,
-	};
-	if (parsed.username) options.username = decodeURIComponent(parsed.username);
-	if (parsed.password) options.password = decodeURIComponent(parsed.password);
-	return new SealedMqttTransporter(options, { secrets: bus.secrets });
+	return new SealedMqttTransporter({ ...mqttConnectOptions(bus.url), topicSeparator }, { secrets: bus.secrets });
+}
+
+/**
+ * The channel bus of a node on `bus` (the transporter's broker, user and secrets): per-channel topics
+ * under the namespace, payloads checked against MESSAGE_EVENT_PARAMS before any listener sees them.
+ *
+ * @example
+ *   const channelBus = createChannelBus(config, bus, broker.logger);
+ *   await channelBus.start();
+ *   createServices(broker, config, channelBus);
+ */
+export function createChannelBus(
+	config: Pick<ChatcastConfig, "namespace">,
+	bus: BusOptions,
+	logger: { warn(line: string): void },
+): MqttChannelBus {
+	return new MqttChannelBus({
+		url: bus.url,
+		secrets: bus.secrets,
+		namespace: config.namespace,
+		accept: messageCheck(),
+		warn: line => logger.warn(line),
+	});
+}
+
+/** The schema check of a message from the bus (fastest-validator, as Moleculer checks event params). */
+export function messageCheck(): (payload: unknown) => payload is ChatMessage {
+	const check = new Validators.Fastest().compile(MESSAGE_EVENT_PARAMS);
+	return (payload: unknown): payload is ChatMessage => isRecord(payload) && check(payload) === true;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+	return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -1,10 +1,11 @@
 /**
- * broadcast — holds this node's SSE streams and writes every `chat.message` to them.
+ * broadcast — holds this node's SSE streams and writes to them the messages of their channels, which
+ * reach this node over the channel bus (src/channel-bus.ts) only while it has a subscriber for them.
  * Runs on every edge next to the api gateway (streams are local HTTP responses).
  * Channel counts are shared between broadcast nodes as `broadcast.presence` events.
  *
  * @example
- *   broker.createService(createBroadcastService(config));
+ *   broker.createService(createBroadcastService(config, channelBus));
  *   // from the api gateway, on GET /api/channels/:channel/events
  *   await localBroadcast(broker)?.openStream(res, channel, { lastEventId: 41 });
  */
@@ -13,12 +14,10 @@ import type { SseSink } from "../src/channel-hub";
 import type { Context, Service, ServiceBroker, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { ChannelHub, type StreamFormat, type StreamPosition } from "../src/channel-hub";
 import type { ChatcastConfig } from "../src/config";
+import type { ChannelBus } from "../src/channel-bus";
 import {
 	BROADCAST_GROUP,
 	HEADS_BATCH_MAX,
-	MESSAGE_EVENT,
-	MESSAGE_EVENT_PARAMS,
-	type MessageEvent,
 	PRESENCE_EVENT,
 	PRESENCE_EVENT_PARAMS,
 	type PresenceEvent,
@@ -70,6 +69,7 @@ interface BroadcastVars {
 	presence: PresenceTable;
 	changedChannels: Set<string>;
 	timers: NodeJS.Timeout[];
+	stopListening: () => void;
 }
 
 export type BroadcastService = Service<BroadcastSettings> & BroadcastMethods & BroadcastVars;
@@ -97,6 +97,7 @@ type BroadcastConfig = Pick<
 
 export function createBroadcastService(
 	config: BroadcastConfig,
+	bus: ChannelBus,
 ): ServiceSchema<BroadcastSettings, BroadcastMethods, BroadcastVars> {
 	return {
 		name: "broadcast",
@@ -115,7 +116,7 @@ export function createBroadcastService(
 			stats: {
 				visibility: "public",
 				handler() {
-					return { nodeID: this.broker.nodeID, channels: this.hub.stats() };
+					return { nodeID: this.broker.nodeID, channels: this.hub.stats(), bus: bus.stats() };
 				},
 			},
 
@@ -144,14 +145,6 @@ export function createBroadcastService(
 		},
 
 		events: {
-			[MESSAGE_EVENT]: {
-				group: BROADCAST_GROUP,
-				params: MESSAGE_EVENT_PARAMS,
-				handler(ctx: Context<MessageEvent>) {
-					this.hub.deliver(ctx.params);
-				},
-			},
-
 			[PRESENCE_EVENT]: {
 				group: BROADCAST_GROUP,
 				params: PRESENCE_EVENT_PARAMS,
@@ -260,6 +253,8 @@ export function createBroadcastService(
 					this.broker.call<HistoryPage, object>("history.range", { channel, after, limit }),
 				maxBufferedBytes: this.settings.maxBufferedBytes,
 				replayCache: config.replayCache,
+				// A channel's messages reach this node only while it has subscribers (its topic on the bus).
+				interest: bus,
 				hooks: {
 					historyRead: () => metrics.increment(METRIC.REPLAY_READS),
 					shared: () => metrics.increment(METRIC.REPLAY_SHARED),
@@ -284,6 +279,11 @@ export function createBroadcastService(
 		},
 
 		started() {
+			this.stopListening = bus.listen({
+				message: message => this.hub.deliver(message),
+				// Packets sent while the bus was away are lost: catch up from history.
+				resubscribed: () => this.hub.resyncAll(),
+			});
 			this.timers.push(
 				setInterval(() => this.hub.heartbeat(), this.settings.heartbeatMs),
 				// One sweep a second ends every stream whose token expired (no timer per stream).
@@ -301,6 +301,7 @@ export function createBroadcastService(
 		},
 
 		stopped() {
+			this.stopListening();
 			for (const timer of this.timers) clearInterval(timer);
 			// Ending every stream lets the HTTP server close; clients reconnect with Last-Event-ID elsewhere.
 			this.hub.closeAll(this.settings.shutdownRetryMs);

@@ -1,15 +1,17 @@
 /**
- * ingest — accepts a message: validates it, has history store and number it, then fans it out.
+ * ingest — accepts a message: validates it, has history store and number it, then fans it out over the
+ * channel bus (src/channel-bus.ts) to the nodes subscribed to its channel.
  * A message is accepted (2xx) only once stored; nothing is broadcast that is not stored.
  *
  * @example
- *   broker.createService(createIngestService(config));
+ *   broker.createService(createIngestService(config, channelBus));
  *   await ctx.call("ingest.publish", { channel, text: "hello", author: "ada", clientMsgId: "c-1" });
  *   // → the stored message; ctx.meta.$statusCode is 201, or 200 for a repeated clientMsgId
  */
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { ChatcastConfig } from "../src/config";
-import { BROADCAST_GROUP, MESSAGE_EVENT, type MessageEvent, type StreamUser } from "../src/contract";
+import type { ChannelBus } from "../src/channel-bus";
+import type { StreamUser } from "../src/contract";
 import { publishFailure } from "../src/errors";
 import type { AppendResult } from "../src/history-store";
 import { type ChatMessage, createDraft, type PublishInput } from "../src/message";
@@ -27,7 +29,10 @@ interface PublishMeta {
 	user?: StreamUser;
 }
 
-export function createIngestService(config: Pick<ChatcastConfig, "maxMessageBytes">): ServiceSchema<IngestSettings> {
+export function createIngestService(
+	config: Pick<ChatcastConfig, "maxMessageBytes">,
+	bus: ChannelBus,
+): ServiceSchema<IngestSettings> {
 	return {
 		name: "ingest",
 
@@ -53,11 +58,10 @@ export function createIngestService(config: Pick<ChatcastConfig, "maxMessageByte
 						this.logger.warn("history.append failed:", (err as Error).message);
 						throw publishFailure(err);
 					}
-					// A repeat is broadcast again too: broadcast nodes drop seqs they have, and it heals a lost packet.
-					// The message is stored, so a failed fan-out is not the client's failure: nodes repair from history.
-					await ctx
-						.broadcast<MessageEvent>(MESSAGE_EVENT, result.message, { groups: [BROADCAST_GROUP] })
-						.catch((err: Error) => this.logger.warn("Fan-out of a stored message failed:", err.message));
+					// To the nodes with subscribers of the channel. A repeat is sent again too: broadcast nodes drop seqs
+					// they have, and it heals a lost packet. The message is stored, so a failed fan-out is not the
+					// client's failure: nodes repair from history.
+					bus.publish(result.message);
 					ctx.meta.$statusCode = result.created ? 201 : 200;
 					// Where the message can be read back: the history page that holds exactly it.
 					const { channel, seq } = result.message;

@@ -6,7 +6,7 @@
  * @example
  *   const hub = new ChannelHub({ fetchHistory: (c, after, limit) => broker.call("history.range", { channel: c, after, limit }) });
  *   await hub.subscribe(channel, res, { lastEventId: 41 });   // replays 42…, then live
- *   hub.deliver(message);                                     // from the "chat.message" event
+ *   hub.deliver(message);                                     // from the channel bus
  *   hub.catchUp(await broker.call("history.heads", { channels: hub.servedChannels() }));
  */
 import { ChannelFanOut, type FanOutHooks, type SseSink, type Subscriber } from "./channel-fan-out";
@@ -39,6 +39,18 @@ export interface ChannelHubOptions {
 	replayCache?: { maxBytes: number; ttlMs: number };
 	/** Observers, for logs and metrics. */
 	hooks?: Partial<ChannelHubHooks>;
+	/**
+	 * Where this node says which channels it wants (the channel bus): `join` when a channel gets its first
+	 * subscriber, resolving once messages of the channel reach this node, so the position read after it
+	 * misses nothing; `leave` when the channel's last subscriber left. Without it every message is offered.
+	 */
+	interest?: ChannelInterest;
+}
+
+/** Interest in a channel's messages, e.g. a subscription to its topic (`src/channel-bus.ts`). */
+export interface ChannelInterest {
+	join(channel: string): Promise<void>;
+	leave(channel: string): void;
 }
 
 export interface ChannelHubHooks extends FanOutHooks, SequencerHooks, ReplayCacheHooks {
@@ -64,6 +76,8 @@ interface Timed {
 interface Channel {
 	sequencer: ChannelSequencer;
 	fanOut: ChannelFanOut;
+	/** Until this node receives the channel's messages: the interest's join (undefined once it resolved). */
+	joining: Promise<void> | undefined;
 }
 
 export class ChannelHub {
@@ -95,7 +109,8 @@ export class ChannelHub {
 	 */
 	async subscribe(channel: string, sink: SseSink, options: SubscribeOptions = {}): Promise<void> {
 		if (this.closed) throw new Error("ChannelHub is closed");
-		const { sequencer, fanOut } = this.open(channel);
+		const opened = this.open(channel);
+		const { sequencer, fanOut } = opened;
 		const sub = fanOut.add(sink, options.format ?? "chatcast");
 		this.subscriberTotal++;
 		const cancelExpiry = options.expiresAt === undefined ? undefined : this.expiry.add({ fanOut, sub }, options.expiresAt);
@@ -110,6 +125,8 @@ export class ChannelHub {
 		const reach = sequencer.current && { ...sequencer.current };
 		let first: ReplayPage;
 		try {
+			// Read only once the channel's messages reach us: everything stored after the read is then delivered.
+			if (opened.joining) await opened.joining;
 			first = await this.replays.read(channel, after ?? 0, after === undefined ? 0 : this.pageSize, reach);
 		} catch (err) {
 			forget();
@@ -122,7 +139,7 @@ export class ChannelHub {
 		await fanOut.join(sub, after, first);
 	}
 
-	/** Takes a `chat.message` event. Messages for channels without local subscribers are ignored. */
+	/** Takes a message from the channel bus. Messages for channels without local subscribers are ignored. */
 	deliver(message: ChatMessage): void {
 		this.channels.get(message.channel)?.sequencer.offer(message);
 	}
@@ -211,9 +228,10 @@ export class ChannelHub {
 	closeAll(retryMs: number): void {
 		this.closed = true;
 		this.flush();
-		for (const { sequencer, fanOut } of this.channels.values()) {
+		for (const [name, { sequencer, fanOut }] of this.channels) {
 			sequencer.close();
 			fanOut.close(retryMs);
+			this.options.interest?.leave(name);
 		}
 		this.channels.clear();
 		this.replays.clear();
@@ -246,7 +264,13 @@ export class ChannelHub {
 			repairRetryMs: this.options.repairRetryMs,
 			hooks: this.hooks,
 		});
-		const created: Channel = { sequencer, fanOut };
+		const created: Channel = { sequencer, fanOut, joining: undefined };
+		const joining = this.options.interest?.join(channel).then(() => {
+			created.joining = undefined;
+		});
+		// A failed join fails the subscribers awaiting it (until the channel is dropped); not unhandled here.
+		joining?.catch(() => undefined);
+		created.joining = joining;
 		this.channels.set(channel, created);
 		return created;
 	}
@@ -260,6 +284,7 @@ export class ChannelHub {
 			channel.sequencer.close();
 			this.channels.delete(name);
 			this.replays.forget(name);
+			this.options.interest?.leave(name);
 		}
 	}
 

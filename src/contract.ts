@@ -1,18 +1,12 @@
 /**
- * The contract between Chatcast's nodes: event names, the group that receives them, their payloads,
- * and the limits that more than one module must agree on. Defined once; services and `src/` import
- * from here, never from each other.
+ * The contract between Chatcast's nodes: event names, the group that receives them, their payloads
+ * (and the stored message the channel bus carries), and the limits that more than one module must
+ * agree on. Defined once; services and `src/` import from here, never from each other.
  *
  * @example
- *   await ctx.broadcast(MESSAGE_EVENT, message, { groups: [BROADCAST_GROUP] });
- *   events: { [MESSAGE_EVENT]: { group: BROADCAST_GROUP, handler(ctx: Context<MessageEvent>) { … } } }
+ *   await broker.broadcast(PRESENCE_EVENT, { nodeID, counts }, { groups: [BROADCAST_GROUP] });
+ *   events: { [PRESENCE_EVENT]: { group: BROADCAST_GROUP, params: PRESENCE_EVENT_PARAMS, handler(ctx) { … } } }
  */
-import type { ChatMessage } from "./message";
-
-/** A stored message, sent by `ingest` to every broadcast node (a broadcast, not an emit). */
-export const MESSAGE_EVENT = "chat.message";
-export type MessageEvent = ChatMessage;
-
 /**
  * Who holds a stream when auth is on: the token's `sub` and its `name` (else `sub`). Streams without a
  * token have none.
@@ -30,8 +24,9 @@ export interface PresenceEvent {
 }
 
 /**
- * What a broadcast node accepts as a `chat.message` (fastest-validator schema, checked before the
- * handler runs): the bus is authenticated, and what arrives over it is checked too.
+ * What a node accepts as a stored message from the channel bus (`src/channel-bus.ts`; fastest-validator
+ * schema, checked before any listener sees it): the bus is authenticated, and what arrives over it is
+ * checked too.
  */
 export const MESSAGE_EVENT_PARAMS = {
 	id: { type: "uuid" },

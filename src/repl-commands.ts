@@ -9,8 +9,8 @@
  *   // #41 2026-05-04T09:30:00.000Z ada: hello
  *   // #42 2026-05-04T09:30:02.000Z system: maintenance at 10:00
  */
-import type { Context, ServiceSchema } from "moleculer";
-import { BROADCAST_GROUP, HISTORY_PAGE_MAX, MESSAGE_EVENT } from "./contract";
+import type { ChannelBus } from "./channel-bus";
+import { HISTORY_PAGE_MAX } from "./contract";
 import type { HistoryPage } from "./history-store";
 import { parseChannel, RESERVED_AUTHOR, type ChatMessage } from "./message";
 
@@ -212,7 +212,7 @@ export async function purgeCommand(io: Pick<OperatorIO, "call" | "ask">, words: 
 export async function tailCommand(io: Pick<OperatorIO, "tail" | "untilStopped">, words: string[]): Promise<string> {
 	expectWordCount(words, 1, 1, SYNTAX.tail);
 	const channel = parseChannel(words[0]);
-	io.tail.follow(channel);
+	await io.tail.follow(channel);
 	try {
 		await io.untilStopped();
 	} finally {
@@ -222,51 +222,40 @@ export async function tailCommand(io: Pick<OperatorIO, "tail" | "untilStopped">,
 }
 
 /**
- * Prints the live messages of the channel being tailed, and nothing else. `tailService` feeds it.
+ * Prints the live messages of the channel being tailed, and nothing else. It joins the channel on the
+ * channel bus while it follows it, so the REPL receives only that channel's messages.
  *
  * @example
- *   const tail = new ChannelTail(line => console.log(line));
- *   tail.follow(channel);   // prints "Tailing …", then each message of `channel` that `deliver` gets
+ *   const tail = new ChannelTail(line => console.log(line), channelBus);
+ *   await tail.follow(channel);   // prints "Tailing …", then each message of `channel` from the bus
  *   tail.stop();
  */
 export class ChannelTail {
 	private channel: string | undefined;
 
-	constructor(private readonly print: (line: string) => void) {}
+	constructor(
+		private readonly print: (line: string) => void,
+		private readonly bus: Pick<ChannelBus, "join" | "leave" | "listen">,
+	) {
+		bus.listen({ message: message => this.deliver(message), resubscribed: () => undefined });
+	}
 
-	follow(channel: string): void {
+	/** Resolves once the channel's messages reach this process. */
+	async follow(channel: string): Promise<void> {
+		this.stop();
+		await this.bus.join(channel);
 		this.channel = channel;
 		this.print(`Tailing ${channel} (Enter or Ctrl-C stops).`);
 	}
 
 	stop(): void {
+		if (this.channel !== undefined) this.bus.leave(this.channel);
 		this.channel = undefined;
 	}
 
-	deliver(message: ChatMessage): void {
+	private deliver(message: ChatMessage): void {
 		if (message.channel === this.channel) this.print(formatMessage(message));
 	}
-}
-
-/**
- * The REPL node's listener for `chat.message`. It is in the `broadcast` group, which ingest broadcasts
- * to, so every message reaches it; the tail decides what to print.
- *
- * @example
- *   broker.createService(tailService(tail));
- */
-export function tailService(tail: ChannelTail): ServiceSchema {
-	return {
-		name: "repl-tail",
-		events: {
-			[MESSAGE_EVENT]: {
-				group: BROADCAST_GROUP,
-				handler(ctx: Context<ChatMessage>) {
-					tail.deliver(ctx.params);
-				},
-			},
-		},
-	};
 }
 
 /**

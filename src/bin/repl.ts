@@ -9,9 +9,9 @@
 import type { REPLServer } from "node:repl";
 import { ServiceBroker } from "moleculer";
 import startRepl from "moleculer-repl";
-import { clusterSecrets, createBrokerOptions, randomNodeID } from "../../moleculer.config";
+import { clusterSecrets, createBrokerOptions, createChannelBus, randomNodeID } from "../../moleculer.config";
 import { loadConfigOrExit } from "../config";
-import { ChannelTail, formatError, operatorCommands, tailService, type OperatorIO } from "../repl-commands";
+import { ChannelTail, formatError, operatorCommands, type OperatorIO } from "../repl-commands";
 
 /** The services the commands call; before its prompt the REPL waits up to DISCOVERY_TIMEOUT_MS to see them. */
 const COMMAND_SERVICES = ["ingest", "history", "broadcast"];
@@ -33,7 +33,10 @@ async function main(): Promise<void> {
 
 	// Commands run only from the REPL's prompt, so only after `server` is set.
 	let server!: REPLServer;
-	const tail = new ChannelTail(line => console.log(line));
+	const bus = { url: config.mqttUrl, secrets: clusterSecrets(config) };
+	// `tail` follows a channel on the channel bus (its topic), beside the Moleculer node.
+	const channelBus = createChannelBus(config, bus, { warn: line => console.warn(line) });
+	const tail = new ChannelTail(line => console.log(line), channelBus);
 	const io: OperatorIO = {
 		call: (action, params) => broker.call(action, params),
 		ask: question => askLine(server, question),
@@ -59,7 +62,7 @@ async function main(): Promise<void> {
 	}));
 
 	const broker = new ServiceBroker({
-		...createBrokerOptions(config, { url: config.mqttUrl, secrets: clusterSecrets(config) }),
+		...createBrokerOptions(config, bus),
 		nodeID: config.nodeID ?? randomNodeID("repl"),
 		// No embedded broker to stop here, so Moleculer's own SIGINT/SIGTERM handling (stop, exit) fits.
 		skipProcessEventRegistration: false,
@@ -68,20 +71,17 @@ async function main(): Promise<void> {
 	// is followed by its end at once); a second, overlapping stop fails inside Moleculer, so stop once.
 	const stopBroker = broker.stop.bind(broker);
 	let stopping: Promise<void> | undefined;
-	broker.stop = () => (stopping ??= stopBroker());
+	broker.stop = () => (stopping ??= stopBroker().finally(() => channelBus.stop()));
 
-	broker.createService(tailService(tail));
 	const joinTimer = setTimeout(() => {
 		console.error(
 			`Could not reach the MQTT broker at MQTT_URL in ${JOIN_TIMEOUT_MS / 1000} s (see the errors above): is it the cluster's broker?`,
 		);
 		process.exit(1);
 	}, JOIN_TIMEOUT_MS);
+	await channelBus.start();
 	await broker.start();
 	clearTimeout(joinTimer);
-	// Moleculer announces local services 1 s after start (debounced); announce repl-tail now, so ingest
-	// already broadcasts to this node when the first command is a tail.
-	await broker.registry.discoverer.sendLocalNodeInfo();
 
 	await broker.waitForServices(COMMAND_SERVICES, DISCOVERY_TIMEOUT_MS).catch(() => undefined);
 	const discovered = new Set(broker.registry.getServiceList({ onlyAvailable: true }).map(service => service.name));

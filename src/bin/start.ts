@@ -8,7 +8,7 @@
 import { Server } from "node:http";
 import { ServiceBroker } from "moleculer";
 import { randomBytes } from "node:crypto";
-import { type BusOptions, clusterSecrets, createBrokerOptions } from "../../moleculer.config";
+import { type BusOptions, clusterSecrets, createBrokerOptions, createChannelBus } from "../../moleculer.config";
 import { createServices } from "../../services";
 import { loadConfigOrExit } from "../config";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../embedded-broker";
@@ -41,7 +41,9 @@ async function main(): Promise<void> {
 	}
 
 	const broker = new ServiceBroker(createBrokerOptions(config, bus));
-	createServices(broker, config);
+	// Stored messages travel on per-channel topics of the same broker (src/channel-bus.ts), not as Moleculer events.
+	const channelBus = createChannelBus(config, bus, broker.logger);
+	createServices(broker, config, channelBus);
 
 	let stopping = false;
 	const stop = (signal: string): void => {
@@ -55,6 +57,7 @@ async function main(): Promise<void> {
 		broker
 			.stop()
 			.catch(err => broker.logger.error("Stop failed:", err))
+			.then(() => channelBus.stop())
 			.finally(() => {
 				embedded?.stop();
 				process.exit(0);
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
 	process.on("SIGTERM", () => stop("SIGTERM"));
 
 	try {
+		await channelBus.start();
 		await broker.start();
 	} catch (err) {
 		embedded?.stop();

@@ -281,6 +281,23 @@ check "MQTT: operator user -> edge user on MOL-$NAMESPACE/DISCOVER" \
   roundtrip chatcast_edge "$EDGE_PW" operator "$OPER_PW" "MOL-$NAMESPACE/DISCOVER" "$MQTT_PORT"
 check "MQTT: edge user -> operator user on MOL-$NAMESPACE/HEARTBEAT" \
   roundtrip operator "$OPER_PW" chatcast_edge "$EDGE_PW" "MOL-$NAMESPACE/HEARTBEAT" "$MQTT_PORT"
+# The channel bus: a core publishes a stored message on its channel's topic, an
+# edge (and the operator's tail) receives it; an edge cannot publish there.
+CHANNEL_TOPIC="$NAMESPACE/channel/c3743620-cc30-11e6-9d9d-cec0c932ce01"
+check "MQTT: core user -> edge user on $CHANNEL_TOPIC" \
+  roundtrip chatcast_edge "$EDGE_PW" chatcast_core "$CORE_PW" "$CHANNEL_TOPIC" "$MQTT_PORT"
+check "MQTT: core user -> operator user on $CHANNEL_TOPIC" \
+  roundtrip operator "$OPER_PW" chatcast_core "$CORE_PW" "$CHANNEL_TOPIC" "$MQTT_PORT"
+edge_channel_denied() { # the broker refuses the edge's publish on a channel topic (and logs it)
+  local i
+  for i in $(seq 1 10); do
+    mq mosquitto_pub -p "$MQTT_PORT" -u chatcast_edge -P "$EDGE_PW" -t "$CHANNEL_TOPIC" -m forged -q 1 >/dev/null 2>&1 || true
+    grep -q "Denied PUBLISH .*'$CHANNEL_TOPIC'" "$MQ_LOG" && return 0
+    sleep 0.2
+  done
+  return 1
+}
+check "MQTT ACL: the edge user cannot publish on a channel topic (edges read, cores write)" edge_channel_denied
 MQ_OPTS=(-h localhost --cafile "$CAFILE")
 check "MQTT/TLS: core -> edge on the TLS listener (port $MQTT_TLS_PORT, generated certificate verified)" \
   roundtrip chatcast_edge "$EDGE_PW" chatcast_core "$CORE_PW" "MOL-$NAMESPACE/INFO/edge-1" "$MQTT_TLS_PORT"
@@ -309,7 +326,8 @@ check "MQTT/TLS: anonymous client is refused on the TLS listener" \
 # deeper levels.
 FORBIDDEN=(other/topic "MOL-other/EVENT/node-1" "MOL-other/HEARTBEAT" "MOL-$NAMESPACE.EVENT.node-1"
   "MOL-${NAMESPACE}x/EVENT/n" "MOL-$NAMESPACE/OTHER" "MOL-$NAMESPACE/EVENT" "MOL-$NAMESPACE/HEARTBEAT/n"
-  "MOL-$NAMESPACE/REQ/n/extra" "MOL-$NAMESPACE/EVENTB/group/chat.message")
+  "MOL-$NAMESPACE/REQ/n/extra" "MOL-$NAMESPACE/EVENTB/group/chat.message"
+  "other/channel/c1" "$NAMESPACE/channel/c1/extra" "${NAMESPACE}x/channel/c1")
 SENTINEL="MOL-$NAMESPACE/HEARTBEAT"
 
 # Watch as user $1/$2 on '#' while $3/$4 publishes FORBIDDEN topics; the
@@ -415,13 +433,15 @@ modes_ok() {
 check "secrets: password file, ACL, TLS key and redis.conf are 0640 root:<service group>; generated secret 0600" modes_ok
 # What a Moleculer 0.15 node subscribes to (and so the only topics it publishes to).
 MOLECULER_TOPICS="DISCOVER DISCOVER/+ INFO INFO/+ HEARTBEAT DISCONNECT PING PING/+ PONG/+ EVENT/+ REQ/+ RES/+"
-acl_is_exact() { # user: its ACL lines are exactly "topic readwrite MOL-<ns>/<t>" for the Moleculer topics
-  local t want=""
+acl_is_exact() { # user access: its ACL lines are exactly "topic readwrite MOL-<ns>/<t>" for the Moleculer topics,
+  # and "topic <access> <ns>/channel/+" for the channel bus
+  local t want="topic $2 $NAMESPACE/channel/+"$'\n'
   for t in $MOLECULER_TOPICS; do want+="topic readwrite MOL-$NAMESPACE/$t"$'\n'; done
   [ "$(awk -v u="user $1" '$0 == u {f=1; next} /^user /{f=0} f && /^topic/' "$T/mosquitto/etc/acl" | sort)" = "$(sort <<<"${want%$'\n'}")" ]
 }
-for u in chatcast_edge chatcast_core operator; do
-  check "mosquitto ACL grants $u exactly the 12 Moleculer topics of MOL-$NAMESPACE/ ($MOLECULER_TOPICS)" acl_is_exact "$u"
+for u in chatcast_edge:read chatcast_core:write operator:read; do
+  check "mosquitto ACL grants ${u%%:*} exactly the 12 Moleculer topics of MOL-$NAMESPACE/ ($MOLECULER_TOPICS) and ${u#*:} on $NAMESPACE/channel/+" \
+    acl_is_exact "${u%%:*}" "${u#*:}"
 done
 
 # ------------------------------------------ the chatcast role's env file

@@ -29,4 +29,4 @@ test("the playbooks lint, apply idempotently, and Chatcast connects with the cre
 	expect(result.output).toContain("PASS: CHATCAST_CONNECT_CHECK");
 	expect(result.output).toMatch(/^\d+ passed, 0 failed$/m);
 	expect(result.code).toBe(0);
-}, 240_000);
+}, 360_000);

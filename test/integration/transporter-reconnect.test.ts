@@ -2,7 +2,8 @@
  * An edge whose MQTT connection drops misses the packets sent meanwhile (QoS 0). When it reconnects it
  * re-reads every channel it serves from history, so its subscribers still get them — here with no later
  * message to reveal the gap and the periodic heads check turned far out, so only the reconnect can.
- * Each subscriber, live or resumed with Last-Event-ID, gets every seq exactly once.
+ * Each subscriber, live or resumed with Last-Event-ID, gets every seq exactly once; and afterwards the
+ * edge is subscribed to the channel's topic again (src/channel-bus.ts), so new messages arrive live.
  */
 import { randomUUID } from "node:crypto";
 import net from "node:net";
@@ -97,4 +98,15 @@ test("messages published while an edge's transporter was down reach its subscrib
 		{ timeoutMs: 15_000 },
 	);
 	expect(live.messages.slice(2).map(m => m.text)).toEqual(["while-away1", "while-away2", "while-away3"]);
+
+	// Back live: the edge subscribed to the channel's topic again (its broker session began anew), so
+	// what is published now arrives as it is published, with no history read to bring it.
+	await publishMany(core.baseUrl, channel, 2, "after");
+	await expectEachExactlyOnce(
+		[
+			{ name: "live subscriber", received: live.received, expected: seqRange(1, 7) },
+			{ name: "subscriber resumed after seq 1", received: resumed.received, expected: seqRange(2, 7) },
+		],
+		{ timeoutMs: 5000 },
+	);
 }, 40_000);

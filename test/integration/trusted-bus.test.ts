@@ -1,14 +1,17 @@
 /**
  * The bus is a trust boundary. A process that reaches the MQTT broker without the cluster's secret —
  * with no seal at all, or sealing with a secret of its own — joins the namespace as a Moleculer node and
- * tries what it could do before: deliver an unstored message, inflate presence, purge and append history,
- * add a gateway route, read the broker options. Every attempt fails; subscribers see nothing forged and
+ * tries what it could do before: deliver an unstored message (on the channel's topic of the channel bus,
+ * with the channel's real epoch and next seq, so only the seal stops it), inflate presence, purge and
+ * append history, add a gateway route, read the broker options. Every attempt fails; subscribers see nothing forged and
  * history is unchanged. A node with the secret (the control) can talk to the cluster, so the test shows
  * the seal, not a broken connection, is what stops the rogue.
  */
 import { randomUUID } from "node:crypto";
 import { type BrokerOptions, ServiceBroker } from "moleculer";
+import { connect } from "mqtt";
 import { mqttTransporter } from "../../moleculer.config";
+import { channelTopic, sealMessage } from "../../src/channel-bus";
 import type { ChatMessage } from "../../src/message";
 import { get, post } from "../support/http";
 import { type ChatcastNode, CLUSTER_SECRET, MQTT_URL, startNode, uniqueNamespace, waitFor } from "../support/node-process";
@@ -42,7 +45,8 @@ beforeAll(async () => {
 	stream = await openStream(`${edge.baseUrl}/api/channels/${channel}/events`);
 	for (const text of ["one", "two"])
 		expect((await post(`${core.baseUrl}/api/channels/${channel}/messages`, { text })).status).toBe(201);
-	await stream.waitForMessages(2);
+	const [first] = await stream.waitForMessages(2);
+	forged.epoch = first.epoch;
 }, 40_000);
 
 afterAll(async () => {
@@ -61,18 +65,26 @@ const forged: ChatMessage = {
 	sentAt: new Date().toISOString(),
 };
 
+/** What a rogue puts on the channel's topic: the forged message as it is, or sealed with its own secret. */
+const unsealed = (_topic: string): Buffer => Buffer.from(JSON.stringify(forged));
+const ownSeal = (topic: string): Buffer => sealMessage("x".repeat(64), topic, forged);
+
 describe.each([
-	["without a seal", (): BrokerOptions["transporter"] => ({ type: "MQTT", options: mqttOptions() })],
+	["without a seal", (): BrokerOptions["transporter"] => ({ type: "MQTT", options: mqttOptions() }), unsealed],
 	[
 		"sealed with another secret",
 		(): BrokerOptions["transporter"] => mqttTransporter({ url: MQTT_URL, secrets: ["x".repeat(64)] }, "/"),
+		ownSeal,
 	],
-])("a rogue node %s", (_label, transporter) => {
+])("a rogue node %s", (_label, transporter, packet) => {
 	test("can neither forge, nor purge, nor append, nor add a route, nor read secrets", async () => {
 		const rogue = broker(`rogue-${randomUUID().slice(0, 4)}`, transporter());
 		await rogue.start();
 		// Its packets go out; none of the cluster's come back in a form it can use, and none of its own are taken.
-		await rogue.broadcast("chat.message", forged, { groups: ["broadcast"] });
+		const mqtt = connect(MQTT_URL);
+		const topic = channelTopic(namespace, channel);
+		await mqtt.publishAsync(topic, packet(topic));
+		await mqtt.endAsync();
 		await rogue.broadcast(
 			"broadcast.presence",
 			{ nodeID: edge.nodeID, counts: { [channel]: 1_000_000 } },
@@ -115,6 +127,7 @@ test("the control: a node with the cluster's secret is answered", async () => {
 		"the core to answer a sealed request",
 	);
 	expect(core.output() + edge.output()).toMatch(/Dropped \d+ transporter packet\(s\) that were not sealed/);
+	expect(edge.output()).toMatch(/Dropped \d+ channel packet\(s\) that did not verify/);
 });
 
 function mqttOptions(): Record<string, unknown> {

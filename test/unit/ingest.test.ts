@@ -1,10 +1,11 @@
 /**
- * ingest + history in one in-process broker: a message is accepted only once stored, broadcast only
- * to the broadcast group, and never stored twice.
+ * ingest + history in one in-process broker: a message is accepted only once stored, published on the
+ * channel bus once stored (and never when not), and never stored twice.
  */
 import { randomUUID } from "node:crypto";
-import { ServiceBroker, type Context } from "moleculer";
+import { ServiceBroker } from "moleculer";
 import { createHistoryService, createIngestService } from "../../services";
+import { LocalChannelBus } from "../../src/channel-bus";
 import { loadConfig } from "../../src/config";
 import type { ChatMessage } from "../../src/message";
 
@@ -13,30 +14,16 @@ const config = loadConfig({});
 
 function startBroker(history: object = createHistoryService(config)) {
 	const broker = new ServiceBroker({ logger: false, nodeID: `unit-${randomUUID().slice(0, 6)}` });
-	const received: { broadcast: ChatMessage[]; other: ChatMessage[] } = { broadcast: [], other: [] };
+	const received: { published: ChatMessage[] } = { published: [] };
+	const bus = new LocalChannelBus();
+	bus.listen({ message: message => received.published.push(message), resubscribed: () => undefined });
 	broker.createService({ name: "history", mixins: [history] });
-	broker.createService(createIngestService(config));
-	broker.createService({
-		name: "broadcast",
-		events: {
-			"chat.message"(ctx: Context<ChatMessage>) {
-				received.broadcast.push(ctx.params);
-			},
-		},
-	});
-	broker.createService({
-		name: "audit",
-		events: {
-			"chat.message"(ctx: Context<ChatMessage>) {
-				received.other.push(ctx.params);
-			},
-		},
-	});
+	broker.createService(createIngestService(config, bus));
 	return { broker, received };
 }
 
 describe("ingest.publish", () => {
-	test("stores, answers 201 with the message, and broadcasts to the broadcast group only", async () => {
+	test("stores, answers 201 with the message, and publishes it on the channel bus", async () => {
 		const { broker, received } = startBroker();
 		await broker.start();
 		try {
@@ -51,8 +38,7 @@ describe("ingest.publish", () => {
 			expect(meta.$statusCode).toBe(201);
 			const page = await broker.call<{ messages: ChatMessage[] }, object>("history.range", { channel });
 			expect(page.messages).toEqual([message]);
-			expect(received.broadcast).toEqual([message]);
-			expect(received.other).toEqual([]);
+			expect(received.published).toEqual([message]);
 		} finally {
 			await broker.stop();
 		}
@@ -97,7 +83,7 @@ describe("ingest.publish", () => {
 				code: 503,
 				type: "STORE_UNAVAILABLE",
 			});
-			expect(received.broadcast).toEqual([]);
+			expect(received.published).toEqual([]);
 		} finally {
 			await broker.stop();
 		}
@@ -115,7 +101,7 @@ describe("ingest.publish", () => {
 				code: 400,
 				type: "EMPTY_MESSAGE",
 			});
-			expect(received.broadcast).toEqual([]);
+			expect(received.published).toEqual([]);
 		} finally {
 			await broker.stop();
 		}

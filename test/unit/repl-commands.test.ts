@@ -1,6 +1,6 @@
 /**
  * The operator REPL's commands through the real actions they call: one in-process broker running the
- * real history (in memory), ingest and broadcast services and the REPL's tail listener. Streams are
+ * real history (in memory), ingest and broadcast services and the REPL's tail, all on one in-process channel bus. Streams are
  * opened on the broadcast service with in-memory responses.
  */
 import { randomUUID } from "node:crypto";
@@ -8,6 +8,7 @@ import { PassThrough } from "node:stream";
 import { ServiceBroker } from "moleculer";
 import { localBroadcast } from "../../services/broadcast.service";
 import { createBroadcastService, createHistoryService, createIngestService } from "../../services";
+import { LocalChannelBus } from "../../src/channel-bus";
 import { loadConfig } from "../../src/config";
 import type { HistoryPage } from "../../src/history-store";
 import type { ChatMessage } from "../../src/message";
@@ -16,7 +17,6 @@ import {
 	formatError,
 	formatMessage,
 	operatorCommands,
-	tailService,
 	type CallAction,
 	type OperatorIO,
 } from "../../src/repl-commands";
@@ -33,14 +33,15 @@ class ResponseSink extends PassThrough {
 const broker = new ServiceBroker({ logger: false, nodeID: `repl-unit-${randomUUID().slice(0, 6)}` });
 const call: CallAction = (action, params) => broker.call(action, params);
 const tailed: string[] = [];
-const tail = new ChannelTail(line => tailed.push(line));
+/** One process: ingest hands every message to this node's listeners (the hub and the tail) in-process. */
+const bus = new LocalChannelBus();
+const tail = new ChannelTail(line => tailed.push(line), bus);
 
 /** Defaults, history in memory. */
 const config = loadConfig({});
 broker.createService(createHistoryService(config));
-broker.createService(createIngestService(config));
-broker.createService(createBroadcastService(config));
-broker.createService(tailService(tail));
+broker.createService(createIngestService(config, bus));
+broker.createService(createBroadcastService(config, bus));
 
 beforeAll(() => broker.start());
 afterAll(() => broker.stop());
@@ -201,6 +202,7 @@ describe("tail", () => {
 					stop = resolve;
 				}),
 		})(`tail ${channel}`);
+		await waitFor(() => tailed.length === 1, 5000, "the tail to join the channel");
 		expect(tailed).toEqual([`Tailing ${channel} (Enter or Ctrl-C stops).`]);
 
 		const [live] = await publish(channel, 1);
