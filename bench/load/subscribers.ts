@@ -100,8 +100,12 @@ function openStream(request: OpenRequest, channel: string, index: number, record
 			},
 			res => {
 				if (res.statusCode !== 200) {
-					reject(new Error(`stream answered ${res.statusCode}`));
-					res.resume();
+					let body = "";
+					res.setEncoding("utf8");
+					res.on("data", (chunk: string) => {
+						body += chunk;
+					});
+					res.on("end", () => reject(new Error(`stream answered ${res.statusCode} ${body.slice(0, 120)}`)));
 					return;
 				}
 				res.setEncoding("utf8");

@@ -117,7 +117,9 @@ export async function resumeStorm(
 				CATCH_UP_TIMEOUT_MS,
 			);
 		});
-		const last = await Promise.race([storm.caughtUp(), timeout]).finally(() => clearTimeout(timer));
+		// A stream refused while others catch up fails the storm now (and is never an unhandled rejection).
+		const refused = opening.then(() => new Promise<never>(() => undefined));
+		const last = await Promise.race([storm.caughtUp(), timeout, refused]).finally(() => clearTimeout(timer));
 		const opened = await opening;
 		const serverCpuSeconds = cpuSeconds(serverPids) - cpuBefore;
 		const callsAfter = await redisCalls?.();
