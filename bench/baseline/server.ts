@@ -1,8 +1,10 @@
 /**
  * The smallest honest store-and-publish server, as a floor for what Node + Redis can do: a publish is
  * one Lua call (next seq, append to the channel's capped list, PUBLISH); each node holds one Redis
- * SUBSCRIBE per channel with local subscribers and frames each message once for all of them. No
- * validation beyond size, no auth, no presence, no resume: what Chatcast adds costs what it costs.
+ * SUBSCRIBE per channel with local subscribers and frames each message once for all of them. A stream
+ * opened with `Last-Event-ID: n` is registered first, then gets the channel's stored messages with seq > n
+ * (one LRANGE per stream, nothing coalesced), then the live ones it had not had. No validation beyond size,
+ * no auth, no presence, no gap repair: what Chatcast adds costs what it costs.
  *
  *   PORT=0 REDIS_URL=redis://127.0.0.1:6379 KEY_PREFIX=bench node dist/bench/baseline/server.js
  */
@@ -26,7 +28,13 @@ return message`;
 
 const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
 const subscriber = redis.duplicate();
-const streams = new Map<string, Set<http.ServerResponse>>();
+/** An open stream: while its replay runs, live frames wait in `held`; `lastSeq` drops what it already had. */
+interface Stream {
+	res: http.ServerResponse;
+	lastSeq: number;
+	held?: [seq: number, frame: string][];
+}
+const streams = new Map<string, Set<Stream>>();
 /** Set on SIGTERM: the streams closed by the stop need no UNSUBSCRIBE (the connection is quitting). */
 let stopping = false;
 
@@ -44,12 +52,33 @@ const append = async (channel: string, json: string): Promise<string> =>
 		),
 	);
 
+const seqOf = (message: string): number => Number(/^\{"seq":(\d+)/.exec(message)?.[1]);
+const frameOf = (seq: number, message: string): string => `id: ${seq}\nevent: message\ndata: ${message}\n\n`;
+
+/** Writes a frame the stream has not had yet. */
+function deliver(stream: Stream, seq: number, frame: string): void {
+	if (stream.held) stream.held.push([seq, frame]);
+	else if (seq > stream.lastSeq) {
+		stream.lastSeq = seq;
+		stream.res.write(frame);
+	}
+}
+
 subscriber.on("message", (topic: string, message: string) => {
 	const channel = topic.slice(PREFIX.length + 1, -":pub".length);
-	const seq = /^\{"seq":(\d+)/.exec(message)?.[1];
-	const frame = `id: ${seq}\nevent: message\ndata: ${message}\n\n`;
-	for (const res of streams.get(channel) ?? []) res.write(frame);
+	const seq = seqOf(message);
+	const frame = frameOf(seq, message);
+	for (const stream of streams.get(channel) ?? []) deliver(stream, seq, frame);
 });
+
+/** Sends the stored messages after `stream.lastSeq`, then what arrived live meanwhile. */
+async function replay(channel: string, stream: Stream): Promise<void> {
+	const stored = await redis.lrange(`${PREFIX}:${channel}:log`, 0, -1).catch(() => []);
+	const held = stream.held ?? [];
+	stream.held = undefined;
+	for (const message of stored) deliver(stream, seqOf(message), frameOf(seqOf(message), message));
+	for (const [seq, frame] of held) deliver(stream, seq, frame);
+}
 
 function publish(channel: string, req: http.IncomingMessage, res: http.ServerResponse): void {
 	const chunks: Buffer[] = [];
@@ -74,15 +103,18 @@ function publish(channel: string, req: http.IncomingMessage, res: http.ServerRes
 function subscribe(channel: string, req: http.IncomingMessage, res: http.ServerResponse): void {
 	res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
 	res.write(":\n\n");
+	const lastEventId = Number(req.headers["last-event-id"] ?? Number.NaN);
+	const stream: Stream = Number.isInteger(lastEventId) ? { res, lastSeq: lastEventId, held: [] } : { res, lastSeq: 0 };
 	let local = streams.get(channel);
 	if (!local) {
 		local = new Set();
 		streams.set(channel, local);
 		void subscriber.subscribe(`${PREFIX}:${channel}:pub`);
 	}
-	local.add(res);
+	local.add(stream);
+	if (stream.held) void replay(channel, stream);
 	req.on("close", () => {
-		local.delete(res);
+		local.delete(stream);
 		if (stopping || local.size > 0 || streams.get(channel) !== local) return;
 		streams.delete(channel);
 		void subscriber.unsubscribe(`${PREFIX}:${channel}:pub`);

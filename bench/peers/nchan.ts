@@ -7,7 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { freePort, stopChild, waitForPort } from "../support/processes";
+import { freePort, stopChild, waitForPort, withFileLimit } from "../support/processes";
 import type { Peer } from "./peer";
 
 const NGINX = "/usr/sbin/nginx";
@@ -22,10 +22,10 @@ function config(dir: string, port: number, redisUrl: string | undefined): string
 ${user}
 daemon off;
 worker_processes ${WORKERS};
-worker_rlimit_nofile 16384;
+worker_rlimit_nofile 19500;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log notice;
-events { worker_connections 8192; }
+events { worker_connections 19000; }
 http {
 	access_log off;
 	client_body_temp_path ${dir}/body;
@@ -72,15 +72,19 @@ function missing(): string | undefined {
 	return undefined;
 }
 
-function nchanPeer(name: string, redis: boolean): Peer {
+function nchanPeer(id: string, name: string, redis: boolean): Peer {
 	return {
+		id,
 		name,
+		family: "nchan",
+		store: redis ? "redis" : "memory",
 		missing,
 		async start(redisUrl) {
 			const dir = mkdtempSync(path.join(os.tmpdir(), "bench-nchan-"));
 			const port = await freePort();
 			writeFileSync(path.join(dir, "nginx.conf"), config(dir, port, redis ? redisUrl : undefined));
-			const child = spawn(NGINX, ["-p", dir, "-c", path.join(dir, "nginx.conf")], { stdio: ["ignore", "ignore", "inherit"] });
+			const [command, args] = withFileLimit(NGINX, ["-p", dir, "-c", path.join(dir, "nginx.conf")]);
+			const child = spawn(command, args, { stdio: ["ignore", "ignore", "inherit"] });
 			const cleanup = async (): Promise<void> => {
 				await stopChild(child);
 				rmSync(dir, { recursive: true, force: true });
@@ -98,5 +102,5 @@ function nchanPeer(name: string, redis: boolean): Peer {
 	};
 }
 
-export const nchanMemory = nchanPeer("nchan (memory)", false);
-export const nchanRedis = nchanPeer("nchan (Redis)", true);
+export const nchanMemory = nchanPeer("nchan", "nchan memory", false);
+export const nchanRedis = nchanPeer("nchan-redis", "nchan Redis", true);

@@ -17,6 +17,10 @@ export function machine(): string[] {
 	return [
 		`- CPU: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "unknown"}; memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; ${os.type()} ${os.release()}`,
 		`- Node ${process.version}; ${firstLine("nginx", ["-v"])}; nchan ${firstLine("dpkg-query", ["-W", "libnginx-mod-nchan"]).split("\t").pop()}`,
-		`- ${firstLine("redis-server", ["--version"])}; ${firstLine("wrk", ["-v"])}`,
+		`- ${firstLine("redis-server", ["--version"])}; ${firstLine("wrk", ["-v"])}; ${firstLine("/usr/sbin/mosquitto", ["-h"])}`,
+		`- load average before the run: ${os
+			.loadavg()
+			.map(load => load.toFixed(2))
+			.join(", ")}`,
 	];
 }

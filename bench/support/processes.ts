@@ -8,6 +8,8 @@ import net from "node:net";
 
 /** Clock ticks per second of /proc's utime and stime (`getconf CLK_TCK`, 100 on Linux). */
 const CLK_TCK = 100;
+/** Bytes per page of /proc's rss field. */
+const PAGE_BYTES = 4096;
 
 /**
  * A loopback port free right now.
@@ -82,21 +84,22 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM
 interface Stat {
 	ppid: number;
 	ticks: number;
+	rssPages: number;
 }
 
 function readStat(pid: number): Stat | undefined {
 	try {
 		const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-		// Fields after the command name (which may hold spaces): state, ppid, …, utime (14th), stime (15th).
+		// Fields after the command name (which may hold spaces): state, ppid, …, utime (14th), stime (15th), rss (24th).
 		const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-		return { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) };
+		return { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]), rssPages: Number(rest[21]) };
 	} catch {
 		return undefined;
 	}
 }
 
-/** The processes `roots` and all their descendants, with their /proc stat. */
-function processTree(roots: number[]): Map<number, Stat> {
+/** The stats of the processes `roots` and all their descendants. */
+function treeStats(roots: number[]): Stat[] {
 	const stats = new Map<number, Stat>();
 	for (const entry of readdirSync("/proc")) {
 		const pid = Number(entry);
@@ -111,8 +114,7 @@ function processTree(roots: number[]): Map<number, Stat> {
 		}
 		return false;
 	};
-	for (const pid of stats.keys()) if (!inTree(pid)) stats.delete(pid);
-	return stats;
+	return [...stats].filter(([pid]) => inTree(pid)).map(([, stat]) => stat);
 }
 
 /**
@@ -121,25 +123,24 @@ function processTree(roots: number[]): Map<number, Stat> {
  * @example const before = cpuSeconds([nginx.pid]); … const used = cpuSeconds([nginx.pid]) - before;
  */
 export function cpuSeconds(roots: number[]): number {
-	let ticks = 0;
-	for (const stat of processTree(roots).values()) ticks += stat.ticks;
-	return ticks / CLK_TCK;
+	return treeStats(roots).reduce((sum, stat) => sum + stat.ticks, 0) / CLK_TCK;
 }
 
 /**
- * Resident memory (VmRSS) of the processes `roots` and all their descendants, in bytes.
+ * Resident memory (bytes) of the processes `roots` and all their descendants, summed.
  *
- * @example const idle = rssBytes([server.pid]);
+ * @example const rss = rssBytes([nginx.pid]);
  */
 export function rssBytes(roots: number[]): number {
-	let bytes = 0;
-	for (const pid of processTree(roots).keys()) {
-		try {
-			const rss = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-			bytes += rss ? Number(rss[1]) * 1024 : 0;
-		} catch {
-			// gone meanwhile
-		}
-	}
-	return bytes;
+	return treeStats(roots).reduce((sum, stat) => sum + stat.rssPages, 0) * PAGE_BYTES;
+}
+
+/**
+ * `command args` run through `sh` that first raises the soft file limit to the hard one (15,000 streams need
+ * more descriptors than a default soft limit allows); `exec` keeps the PID, the environment and an IPC channel.
+ *
+ * @example const [cmd, args] = withFileLimit(process.execPath, [script]); spawn(cmd, args, …);
+ */
+export function withFileLimit(command: string, args: string[]): [string, string[]] {
+	return ["sh", ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', command, ...args]];
 }
