@@ -1,23 +1,39 @@
 /**
  * pm2 deployment of Chatcast on one machine (after `npm run build`):
  *
- *   pm2 start ecosystem.config.js        # EDGE_INSTANCES edges on PORT + one core
+ *   pm2 start ecosystem.config.js        # EDGE_INSTANCES edges on PORT (+ cores, if any)
  *   pm2 reload chatcast-edge             # zero-loss rolling restart of the edges
  *   pm2 scale chatcast-edge 4
  *
- * - chatcast-edge: the HTTP gateway + broadcast service, in pm2 cluster mode so every instance shares
- *   PORT (the cluster master hands each new connection to one instance). Streams live on an edge.
- * - chatcast-core: ingest + history. Stateless apart from Redis, so CORE_INSTANCES > 1 is safe
- *   (numbering and idempotency are atomic in Redis).
+ * - chatcast-edge: every service (api, broadcast, ingest, history), in pm2 cluster mode so every instance
+ *   shares PORT (the cluster master hands each new connection to one instance). Streams live on an edge,
+ *   and an edge stores what it accepts itself: Moleculer prefers a local service (registry.preferLocal),
+ *   so a publish never waits for an answer over MQTT; only the fan-out to the other edges crosses it.
+ *   Numbering and idempotency are atomic in Redis, so any number of edges may store at once.
+ * - chatcast-core: ingest + history only, for callers on the bus without a local history (the REPL's
+ *   calls are served by the edges too). Not started unless CORE_INSTANCES > 0 — except without REDIS_URL:
+ *   in-memory history belongs to one process, so then the edges run api + broadcast and one core holds it.
  * All of them join over MQTT_URL and REDIS_URL; EDGE_MQTT_URL / CORE_MQTT_URL, if set, give each app its own MQTT user
  * (ansible/). Variables come from this environment or from the env file CHATCAST_ENV_FILE (default .env, mode 0600;
  * see .env.example); the environment wins.
  */
+const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 
 const envFile = process.env.CHATCAST_ENV_FILE || path.join(__dirname, ".env");
-const count = (value, fallback) => (Number.isInteger(Number(value)) && Number(value) > 0 ? Number(value) : fallback);
+const count = (value, fallback) =>
+	Number.isInteger(Number(value)) && Number(value) >= 0 && value !== "" ? Number(value) : fallback;
+
+/** Whether REDIS_URL is set here or in the env file Node will load (an unreadable file counts as unset). */
+const hasRedis = () => {
+	if (process.env.REDIS_URL) return true;
+	try {
+		return /^\s*REDIS_URL\s*=\s*\S/m.test(fs.readFileSync(envFile, "utf8"));
+	} catch {
+		return false;
+	}
+};
 
 /** Metrics port of instance 0 of an app; instance n uses base + n (src/config.ts). "" turns metrics off. */
 const metricsPort = (value, fallback) => (value === "" ? {} : { METRICS_PORT: value || fallback });
@@ -42,32 +58,40 @@ const common = {
 	merge_logs: true,
 };
 
+const redis = hasRedis();
+// pm2 reads `instances: 0` as "one per CPU": an app with no instances is left out instead.
+const cores = redis ? count(process.env.CORE_INSTANCES, 0) : 1;
+
 module.exports = {
 	apps: [
 		{
 			...common,
 			name: "chatcast-edge",
 			exec_mode: "cluster",
-			instances: count(process.env.EDGE_INSTANCES, os.availableParallelism()),
+			instances: count(process.env.EDGE_INSTANCES, 0) || os.availableParallelism(),
 			env: {
 				NODE_ENV: "production",
-				SERVICES: "api,broadcast",
+				SERVICES: redis ? "api,broadcast,ingest,history" : "api,broadcast",
 				HOST: process.env.HOST || "0.0.0.0",
 				...mqttUrl(process.env.EDGE_MQTT_URL),
 				...metricsPort(process.env.EDGE_METRICS_PORT, "9100"),
 			},
 		},
-		{
-			...common,
-			name: "chatcast-core",
-			exec_mode: "fork",
-			instances: count(process.env.CORE_INSTANCES, 1),
-			env: {
-				NODE_ENV: "production",
-				SERVICES: "ingest,history",
-				...mqttUrl(process.env.CORE_MQTT_URL),
-				...metricsPort(process.env.CORE_METRICS_PORT, "9200"),
-			},
-		},
+		...(cores > 0
+			? [
+					{
+						...common,
+						name: "chatcast-core",
+						exec_mode: "fork",
+						instances: cores,
+						env: {
+							NODE_ENV: "production",
+							SERVICES: "ingest,history",
+							...mqttUrl(process.env.CORE_MQTT_URL),
+							...metricsPort(process.env.CORE_METRICS_PORT, "9200"),
+						},
+					},
+				]
+			: []),
 	],
 };

@@ -3,8 +3,8 @@
 # CHATCAST_ENV_FILE, the env file the chatcast role rendered for the throw-away Mosquitto and Redis (the edge uses
 # CHATCAST_EDGE_ENV_FILE if set), and REDIS_ADMIN_URL. It starts one core and one edge node as pm2 would: the env file,
 # then the app's env from ecosystem.config.js, so each logs in as its own MQTT user and seals with CLUSTER_SECRET.
-# The edge must report ready (the core's history answers over MQTT), store a message, stream it (event from the core)
-# and read it back; with Redis full (noeviction) a new message gets 503 while stored history stays readable.
+# The edge (every service, as ecosystem.config.js runs it with Redis) must report ready, store a message, stream it
+# and read it back, next to the core on the same bus; with Redis full (noeviction) a new message gets 503 while stored history stays readable.
 # Needs `npm run build` first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -36,7 +36,8 @@ start() {
 		. "$env_file"
 		set +a
 		# Loopback only, and no metrics ports (9100/9200 may be taken on this machine).
-		export HOST=127.0.0.1 EDGE_METRICS_PORT="" CORE_METRICS_PORT="" CHATCAST_ENV_FILE="$env_file"
+		# CORE_INSTANCES: the core app is optional with Redis (edges store themselves); it is here to prove its MQTT user.
+		export HOST=127.0.0.1 EDGE_METRICS_PORT="" CORE_METRICS_PORT="" CORE_INSTANCES=1 CHATCAST_ENV_FILE="$env_file"
 		mapfile -d '' spec < <(node -e '
 			const app = require("./ecosystem.config.js").apps.find(a => a.name === process.argv[1]);
 			const env = Object.entries(app.env).map(([k, v]) => `${k}=${v}`);

@@ -281,23 +281,26 @@ check "MQTT: operator user -> edge user on MOL-$NAMESPACE/DISCOVER" \
   roundtrip chatcast_edge "$EDGE_PW" operator "$OPER_PW" "MOL-$NAMESPACE/DISCOVER" "$MQTT_PORT"
 check "MQTT: edge user -> operator user on MOL-$NAMESPACE/HEARTBEAT" \
   roundtrip operator "$OPER_PW" chatcast_edge "$EDGE_PW" "MOL-$NAMESPACE/HEARTBEAT" "$MQTT_PORT"
-# The channel bus: a core publishes a stored message on its channel's topic, an
-# edge (and the operator's tail) receives it; an edge cannot publish there.
+# The channel bus: an edge (which stores what it accepts) or a core publishes a
+# stored message on its channel's topic, edges (and the operator's tail) receive
+# it; the operator cannot publish there.
 CHANNEL_TOPIC="$NAMESPACE/channel/c3743620-cc30-11e6-9d9d-cec0c932ce01"
 check "MQTT: core user -> edge user on $CHANNEL_TOPIC" \
   roundtrip chatcast_edge "$EDGE_PW" chatcast_core "$CORE_PW" "$CHANNEL_TOPIC" "$MQTT_PORT"
+check "MQTT: edge user -> edge user on $CHANNEL_TOPIC" \
+  roundtrip chatcast_edge "$EDGE_PW" chatcast_edge "$EDGE_PW" "$CHANNEL_TOPIC" "$MQTT_PORT"
 check "MQTT: core user -> operator user on $CHANNEL_TOPIC" \
   roundtrip operator "$OPER_PW" chatcast_core "$CORE_PW" "$CHANNEL_TOPIC" "$MQTT_PORT"
-edge_channel_denied() { # the broker refuses the edge's publish on a channel topic (and logs it)
+operator_channel_denied() { # the broker refuses the operator's publish on a channel topic (and logs it)
   local i
   for i in $(seq 1 10); do
-    mq mosquitto_pub -p "$MQTT_PORT" -u chatcast_edge -P "$EDGE_PW" -t "$CHANNEL_TOPIC" -m forged -q 1 >/dev/null 2>&1 || true
+    mq mosquitto_pub -p "$MQTT_PORT" -u operator -P "$OPER_PW" -t "$CHANNEL_TOPIC" -m forged -q 1 >/dev/null 2>&1 || true
     grep -q "Denied PUBLISH .*'$CHANNEL_TOPIC'" "$MQ_LOG" && return 0
     sleep 0.2
   done
   return 1
 }
-check "MQTT ACL: the edge user cannot publish on a channel topic (edges read, cores write)" edge_channel_denied
+check "MQTT ACL: the operator user cannot publish on a channel topic (edges readwrite, cores write, operator read)" operator_channel_denied
 MQ_OPTS=(-h localhost --cafile "$CAFILE")
 check "MQTT/TLS: core -> edge on the TLS listener (port $MQTT_TLS_PORT, generated certificate verified)" \
   roundtrip chatcast_edge "$EDGE_PW" chatcast_core "$CORE_PW" "MOL-$NAMESPACE/INFO/edge-1" "$MQTT_TLS_PORT"
@@ -439,7 +442,7 @@ acl_is_exact() { # user access: its ACL lines are exactly "topic readwrite MOL-<
   for t in $MOLECULER_TOPICS; do want+="topic readwrite MOL-$NAMESPACE/$t"$'\n'; done
   [ "$(awk -v u="user $1" '$0 == u {f=1; next} /^user /{f=0} f && /^topic/' "$T/mosquitto/etc/acl" | sort)" = "$(sort <<<"${want%$'\n'}")" ]
 }
-for u in chatcast_edge:read chatcast_core:write operator:read; do
+for u in chatcast_edge:readwrite chatcast_core:write operator:read; do
   check "mosquitto ACL grants ${u%%:*} exactly the 12 Moleculer topics of MOL-$NAMESPACE/ ($MOLECULER_TOPICS) and ${u#*:} on $NAMESPACE/channel/+" \
     acl_is_exact "${u%%:*}" "${u#*:}"
 done

@@ -1,6 +1,6 @@
 /**
- * The production topology under real pm2 (its own PM2_HOME): 3 clustered edges sharing one port and
- * 2 core instances, over Mosquitto and Redis. Subscribers spread over the edges while a publisher
+ * The production topology under real pm2 (its own PM2_HOME): 3 clustered edges sharing one port, each
+ * running every service (it stores what it accepts, in the shared Redis), over Mosquitto; no core. Subscribers spread over the edges while a publisher
  * sends continuously; (a) `pm2 reload` of all edges, (b) SIGKILL of one edge. Every subscriber
  * receives each accepted seq exactly once, in increasing order, across all its reconnects.
  */
@@ -41,7 +41,6 @@ async function pm2(...args: string[]): Promise<string> {
 			REDIS_URL,
 			NAMESPACE: namespace,
 			EDGE_INSTANCES: "3",
-			CORE_INSTANCES: "2",
 			EDGE_METRICS_PORT: "",
 			CORE_METRICS_PORT: "",
 			LOG_LEVEL: "warn",
@@ -76,9 +75,9 @@ afterAll(async () => {
 	fs.rmSync(pm2Home, { recursive: true, force: true });
 }, 60_000);
 
-test("pm2 runs 3 edges on one port and 2 cores; two cores never store twice", async () => {
+test("pm2 runs 3 edges on one port and no core; edges storing at once never store twice", async () => {
 	expect((await processes("chatcast-edge")).map(p => p.pm2_env.status)).toEqual(["online", "online", "online"]);
-	expect((await processes("chatcast-core")).map(p => p.pm2_env.status)).toEqual(["online", "online"]);
+	expect(await processes("chatcast-core")).toEqual([]);
 	// The demo page and the API share the port.
 	expect((await fetch(`${baseUrl}/`)).status).toBe(200);
 
