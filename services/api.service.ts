@@ -8,7 +8,6 @@
  *   curl -N localhost:3000/api/channels/$C/events
  */
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import type Redis from "ioredis";
 import type { CallingOptions, Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type GatewaySettings } from "moleculer-web";
 import type { StreamFormat } from "../src/channel-hub";
@@ -28,6 +27,7 @@ import {
 import { memoryCheck, type StoreMemory } from "../src/history-store";
 import { parseChannel, parseLastEventId } from "../src/message";
 import { rateLimitConnection } from "../src/rate-limiter";
+import { closeRedis, type RedisConnection } from "../src/redis-connection";
 import { localBroadcast } from "./broadcast.service";
 
 /** What moleculer-web adds to a request. */
@@ -46,8 +46,8 @@ interface ApiMethods {
 
 interface ApiVars {
 	guard: EdgeGuard;
-	/** The connection the shared rate limits use; undefined without REDIS_URL (limits per process). */
-	limitsRedis?: Redis;
+	/** The connection the shared rate limits use; undefined without Redis (limits per process). */
+	limitsRedis?: RedisConnection;
 	server: http.Server;
 }
 
@@ -67,7 +67,7 @@ type ApiConfig = Pick<
 	| "streamLimits"
 	| "headersTimeoutMs"
 	| "requestTimeoutMs"
-	| "redisUrl"
+	| "redis"
 	| "namespace"
 >;
 
@@ -166,7 +166,7 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 				Reflect.set(this, "serve", rootOnly);
 			}
 
-			this.limitsRedis = config.rateLimits && config.redisUrl ? rateLimitConnection(config.redisUrl) : undefined;
+			this.limitsRedis = config.rateLimits && config.redis ? rateLimitConnection(config.redis) : undefined;
 			let lastLimiterWarning = 0;
 			this.guard = createEdgeGuard(config, this.limitsRedis, err => {
 				if (Date.now() - lastLimiterWarning < 10_000) return;
@@ -176,8 +176,7 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 		},
 
 		async stopped() {
-			if (this.limitsRedis?.status === "ready") await this.limitsRedis.quit().catch(() => undefined);
-			this.limitsRedis?.disconnect();
+			if (this.limitsRedis) await closeRedis(this.limitsRedis);
 		},
 
 		actions: {
