@@ -81,9 +81,13 @@ export function connectRedis(target: RedisTarget, behaviour: CommandBehaviour): 
 		slotsRefreshTimeout: 2000,
 	});
 	// ioredis connects to a node at its first command, which, without an offline queue, it then refuses:
-	// connect to each node as soon as the cluster names it.
-	cluster.on("+node", (redis: Redis) => {
-		if (redis.status === "wait") redis.connect().catch(() => undefined);
+	// once the cluster knows its slots, connect to every node it names (whenReady waits for the masters).
+	const connectNodes = (): void => {
+		for (const node of cluster.nodes()) if (node.status === "wait") node.connect().catch(() => undefined);
+	};
+	cluster.on("ready", connectNodes);
+	cluster.on("+node", () => {
+		if (cluster.status === "ready") connectNodes();
 	});
 	return cluster;
 }
@@ -112,9 +116,20 @@ export function sameSlotGroups<T>(redis: RedisConnection, items: T[], keyOf: (it
 	return [...groups.values()];
 }
 
-/** Resolves true once the connection is ready (at once if it is), false after `timeoutMs` or if it has ended. */
+/**
+ * Resolves true once the connection is ready (at once if it is) — a Cluster: once it knows its slots and
+ * is connected to every master — false after `timeoutMs` or if it has ended.
+ */
 export async function whenReady(redis: RedisConnection, timeoutMs: number): Promise<boolean> {
-	if (redis.status !== "ready" && redis.status !== "end") {
+	const deadline = Date.now() + timeoutMs;
+	if (!(await statusReady(redis, timeoutMs))) return false;
+	if (!(redis instanceof Cluster)) return true;
+	const ready = await Promise.all(redis.nodes("master").map(master => statusReady(master, deadline - Date.now())));
+	return ready.every(Boolean);
+}
+
+async function statusReady(redis: RedisConnection, timeoutMs: number): Promise<boolean> {
+	if (redis.status !== "ready" && redis.status !== "end" && timeoutMs > 0) {
 		await new Promise<void>(resolve => {
 			const done = (): void => {
 				clearTimeout(timer);
