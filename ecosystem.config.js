@@ -11,7 +11,7 @@
  *   so a publish never waits for an answer over MQTT; only the fan-out to the other edges crosses it.
  *   Numbering and idempotency are atomic in Redis, so any number of edges may store at once.
  * - chatcast-core: ingest + history only, for callers on the bus without a local history (the REPL's
- *   calls are served by the edges too). Not started unless CORE_INSTANCES > 0 — except without REDIS_URL:
+ *   calls are served by the edges too). Not started unless CORE_INSTANCES > 0 — except without Redis:
  *   in-memory history belongs to one process, so then the edges run api + broadcast and one core holds it.
  * All of them join over MQTT_URL and REDIS_URL; EDGE_MQTT_URL / CORE_MQTT_URL, if set, give each app its own MQTT user
  * (ansible/). Variables come from this environment or from the env file CHATCAST_ENV_FILE (default .env, mode 0600;
@@ -25,11 +25,14 @@ const envFile = process.env.CHATCAST_ENV_FILE || path.join(__dirname, ".env");
 const count = (value, fallback) =>
 	Number.isInteger(Number(value)) && Number(value) >= 0 && value !== "" ? Number(value) : fallback;
 
-/** Whether REDIS_URL is set here or in the env file Node will load (an unreadable file counts as unset). */
+/** Any of the ways to name Redis (src/config.ts). */
+const REDIS_VARIABLES = ["REDIS_URL", "REDIS_SENTINELS", "REDIS_CLUSTER_NODES"];
+
+/** Whether Redis is configured here or in the env file Node will load (an unreadable file counts as unset). */
 const hasRedis = () => {
-	if (process.env.REDIS_URL) return true;
+	if (REDIS_VARIABLES.some(name => process.env[name])) return true;
 	try {
-		return /^\s*REDIS_URL\s*=\s*\S/m.test(fs.readFileSync(envFile, "utf8"));
+		return /^\s*(REDIS_URL|REDIS_SENTINELS|REDIS_CLUSTER_NODES)\s*=\s*\S/m.test(fs.readFileSync(envFile, "utf8"));
 	} catch {
 		return false;
 	}

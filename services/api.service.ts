@@ -8,7 +8,6 @@
  *   curl -N localhost:3000/api/channels/$C/events
  */
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import type Redis from "ioredis";
 import type { CallingOptions, Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type GatewaySettings } from "moleculer-web";
 import type { Identity } from "../src/auth/claims";
@@ -34,6 +33,7 @@ import type { StreamUser } from "../src/contract";
 import { isReservedAuthor, parseChannel, RESERVED_AUTHOR } from "../src/message";
 import { rateLimitConnection } from "../src/rate-limiter";
 import { matchStreamRequest, openChannelStream, serveStream, type StreamRouteDeps } from "../src/stream-route";
+import { closeRedis, type RedisConnection } from "../src/redis-connection";
 import { localBroadcast } from "./broadcast.service";
 
 /** What moleculer-web adds to a request. */
@@ -70,8 +70,8 @@ interface ApiVars {
 	identities: WeakMap<IncomingMessage, Identity>;
 	/** What the stream routes need, also when they bypass moleculer-web (src/stream-route.ts). */
 	streams: StreamRouteDeps;
-	/** The connection the shared rate limits use; undefined without REDIS_URL (limits per process). */
-	limitsRedis?: Redis;
+	/** The connection the shared rate limits use; undefined without Redis (limits per process). */
+	limitsRedis?: RedisConnection;
 	server: http.Server;
 }
 
@@ -91,7 +91,7 @@ type ApiConfig = Pick<
 	| "streamLimits"
 	| "headersTimeoutMs"
 	| "requestTimeoutMs"
-	| "redisUrl"
+	| "redis"
 	| "namespace"
 	| "auth"
 >;
@@ -204,7 +204,7 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 			this.auth = new AuthGate(config.auth && new TokenVerifier(config.auth));
 			this.tokens = new WeakMap();
 			this.identities = new WeakMap();
-			this.limitsRedis = config.rateLimits && config.redisUrl ? rateLimitConnection(config.redisUrl) : undefined;
+			this.limitsRedis = config.rateLimits && config.redis ? rateLimitConnection(config.redis) : undefined;
 			let lastLimiterWarning = 0;
 			this.guard = createEdgeGuard(config, this.limitsRedis, err => {
 				if (Date.now() - lastLimiterWarning < 10_000) return;
@@ -222,8 +222,7 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 		},
 
 		async stopped() {
-			if (this.limitsRedis?.status === "ready") await this.limitsRedis.quit().catch(() => undefined);
-			this.limitsRedis?.disconnect();
+			if (this.limitsRedis) await closeRedis(this.limitsRedis);
 		},
 
 		actions: {

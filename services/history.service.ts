@@ -1,6 +1,6 @@
 /**
  * history — recent messages per channel, numbered with a contiguous seq.
- * Redis when REDIS_URL is set; otherwise an in-memory store that only this process can see.
+ * Redis when it is configured (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES); otherwise an in-memory store that only this process can see.
  *
  * @example
  *   broker.createService(createHistoryService(config));
@@ -16,11 +16,14 @@ import { IDEMPOTENCY_SECONDS, type HistoryStore, type HistoryStoreOptions } from
 import { MemoryHistory } from "../src/memory-history";
 import { parseChannel, type MessageDraft } from "../src/message";
 import { METRIC, registerChatMetrics } from "../src/metrics";
+import type { RedisTarget } from "../src/redis-connection";
 import { RedisHistory } from "../src/redis-history";
 import { classifyStoreError, type StoreOperation } from "../src/store-errors";
 
 export interface HistorySettings extends ServiceSettingSchema {
-	redisUrl?: string;
+	redis?: RedisTarget;
+	minReplicas: number;
+	waitTimeoutMs: number;
 	keyPrefix: string;
 	limit: number;
 	ttlSeconds: number;
@@ -37,7 +40,14 @@ interface HistoryVars {
 
 type HistoryConfig = Pick<
 	ChatcastConfig,
-	"redisUrl" | "namespace" | "historyLimit" | "historyTtlSeconds" | "historyPageMaxBytes" | "memoryHistoryMaxBytes"
+	| "redis"
+	| "redisMinReplicas"
+	| "redisWaitTimeoutMs"
+	| "namespace"
+	| "historyLimit"
+	| "historyTtlSeconds"
+	| "historyPageMaxBytes"
+	| "memoryHistoryMaxBytes"
 >;
 
 export function createHistoryService(config: HistoryConfig): ServiceSchema<HistorySettings, HistoryMethods, HistoryVars> {
@@ -45,12 +55,14 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 		name: "history",
 
 		settings: {
-			redisUrl: config.redisUrl,
+			redis: config.redis,
+			minReplicas: config.redisMinReplicas,
+			waitTimeoutMs: config.redisWaitTimeoutMs,
 			keyPrefix: `${config.namespace}:`,
 			limit: config.historyLimit,
 			ttlSeconds: config.historyTtlSeconds,
 			pageMaxBytes: config.historyPageMaxBytes,
-			$secureSettings: ["redisUrl"],
+			$secureSettings: ["redis"],
 		},
 
 		actions: {
@@ -106,7 +118,7 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 				visibility: "public",
 				async handler() {
 					const memory = await this.guard("other", () => this.store.ping());
-					return { ok: true, store: this.settings.redisUrl ? "redis" : "memory", memory };
+					return { ok: true, store: this.settings.redis ? "redis" : "memory", memory };
 				},
 			},
 		},
@@ -136,11 +148,18 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 				idempotencySeconds: IDEMPOTENCY_SECONDS,
 				pageMaxBytes: this.settings.pageMaxBytes,
 			};
-			if (this.settings.redisUrl) {
-				this.store = new RedisHistory(this.settings.redisUrl, { ...options, keyPrefix: this.settings.keyPrefix });
+			if (this.settings.redis) {
+				this.store = new RedisHistory(this.settings.redis, {
+					...options,
+					keyPrefix: this.settings.keyPrefix,
+					minReplicas: this.settings.minReplicas,
+					waitTimeoutMs: this.settings.waitTimeoutMs,
+				});
 			} else {
 				this.store = new MemoryHistory({ ...options, maxBytes: config.memoryHistoryMaxBytes });
-				this.logger.warn("REDIS_URL is not set: history is in memory, for this single process only (development).");
+				this.logger.warn(
+					"No Redis configured (REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES): history is in memory, for this single process only (development).",
+				);
 			}
 		},
 

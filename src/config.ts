@@ -14,6 +14,7 @@ import { MEMORY_HISTORY_MAX_BYTES } from "./memory-history";
 import { parseOrigins } from "./origin-policy";
 import type { RateLimit } from "./rate-limiter";
 import { DEFAULT_REPLAY_CACHE } from "./replay-cache";
+import type { RedisNode, RedisTarget } from "./redis-connection";
 import type { StreamLimitOptions } from "./stream-limits";
 
 export const SERVICE_NAMES = ["api", "ingest", "history", "broadcast"] as const;
@@ -34,8 +35,15 @@ export interface ChatcastConfig {
 	mqttTopicSeparator: "/" | ".";
 	/** Port the embedded broker tries first (it falls back to a free port if taken). */
 	embeddedMqttPort: number;
-	/** Redis URL for history; undefined = in-memory history (single process only). */
-	redisUrl?: string;
+	/**
+	 * Where history and the shared rate limits live: one of REDIS_URL, REDIS_SENTINELS or
+	 * REDIS_CLUSTER_NODES; undefined = in-memory history (single process only).
+	 */
+	redis?: RedisTarget;
+	/** A publish is accepted only once this many replicas confirmed it (`WAIT`); 0 = on the master's word. */
+	redisMinReplicas: number;
+	/** How long a publish waits for those replicas before it is answered 503 OUTCOME_UNKNOWN. */
+	redisWaitTimeoutMs: number;
 	/** Moleculer namespace; also the Redis key prefix, so several deployments can share a broker and a Redis. */
 	namespace: string;
 	/** Unique node id; undefined: `<namespace>-<8 random hex digits>` (nothing about the host). */
@@ -79,7 +87,7 @@ export interface ChatcastConfig {
 	corsOrigins: string[];
 	/** Addresses of reverse proxies whose `X-Forwarded-For` is believed (src/client-address.ts). */
 	trustProxy: string[];
-	/** Token buckets per client address, shared over Redis when REDIS_URL is set; undefined = off. */
+	/** Token buckets per client address, shared over Redis when Redis is configured; undefined = off. */
 	rateLimits?: { publish: RateLimit; streamOpen: RateLimit };
 	/** Open streams this edge, one client address, and one client's distinct channels may hold. */
 	streamLimits: StreamLimitOptions;
@@ -196,7 +204,9 @@ export function loadConfig(env: Env): ChatcastConfig {
 		mqttUrl: url("MQTT_URL", ["mqtt:", "mqtts:"]),
 		mqttTopicSeparator: (text("MQTT_TOPIC_SEPARATOR") ?? "/") as ChatcastConfig["mqttTopicSeparator"],
 		embeddedMqttPort: int("EMBEDDED_MQTT_PORT", 1884, 0, 65535),
-		redisUrl: url("REDIS_URL", ["redis:", "rediss:"]),
+		redis: parseRedis(env, text, url("REDIS_URL", ["redis:", "rediss:"]), problems),
+		redisMinReplicas: int("REDIS_MIN_REPLICAS", 0, 0, 100),
+		redisWaitTimeoutMs: int("REDIS_WAIT_TIMEOUT_MS", 1000, 1, 60_000),
 		namespace: text("NAMESPACE") ?? "chatcast",
 		nodeID: text("NODE_ID"),
 		historyLimit: int("HISTORY_LIMIT", 1000, 1, 1_000_000),
@@ -241,6 +251,8 @@ export function loadConfig(env: Env): ChatcastConfig {
 		publicDir: text("PUBLIC_DIR") ?? path.join(projectRoot(), "public"),
 		auth: parseAuth(text, url, problems),
 	};
+	if (config.redisMinReplicas > 0 && !config.redis)
+		problems.push("REDIS_MIN_REPLICAS needs Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES)");
 	if (config.mqttTopicSeparator !== "/" && config.mqttTopicSeparator !== ".")
 		problems.push('MQTT_TOPIC_SEPARATOR must be "/" or "."');
 	// Both end up in MQTT topic names, where "+", "#" and "/" would be wildcards or levels.
@@ -291,6 +303,60 @@ function parseAuth(
 		audience: text("AUTH_AUDIENCE"),
 		mode: isMode(mode) ? mode : "publish",
 	};
+}
+
+/** REDIS_URL, REDIS_SENTINELS (+ REDIS_SENTINEL_NAME) or REDIS_CLUSTER_NODES: at most one of them. */
+function parseRedis(
+	env: Env,
+	text: (name: string) => string | undefined,
+	url: string | undefined,
+	problems: string[],
+): RedisTarget | undefined {
+	const sentinels = text("REDIS_SENTINELS");
+	const clusterNodes = text("REDIS_CLUSTER_NODES");
+	const given = [url && "REDIS_URL", sentinels && "REDIS_SENTINELS", clusterNodes && "REDIS_CLUSTER_NODES"].filter(Boolean);
+	if (given.length > 1) problems.push(`Set one of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES (got ${given.join(", ")})`);
+	const others = ["REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_TLS", "REDIS_SENTINEL_NAME", "REDIS_SENTINEL_PASSWORD"];
+	if (url || (!sentinels && !clusterNodes)) {
+		const stray = others.filter(name => text(name) !== undefined);
+		if (stray.length > 0) {
+			problems.push(`${stray.join(", ")} apply to REDIS_SENTINELS or REDIS_CLUSTER_NODES only (a REDIS_URL carries its own)`);
+		}
+		return url === undefined ? undefined : { kind: "server", url };
+	}
+	const tlsSetting = text("REDIS_TLS") ?? "false";
+	if (tlsSetting !== "true" && tlsSetting !== "false") problems.push("REDIS_TLS must be true or false");
+	// Passwords are taken as they are: a space may belong to one.
+	const credentials = { username: text("REDIS_USERNAME"), password: env.REDIS_PASSWORD || undefined, tls: tlsSetting === "true" };
+	if (sentinels) {
+		const name = text("REDIS_SENTINEL_NAME");
+		if (!name) problems.push("REDIS_SENTINEL_NAME must name the master the Sentinels watch (e.g. mymaster)");
+		return {
+			kind: "sentinel",
+			sentinels: parseNodes("REDIS_SENTINELS", sentinels, problems),
+			name: name ?? "",
+			sentinelPassword: env.REDIS_SENTINEL_PASSWORD || undefined,
+			...credentials,
+		};
+	}
+	if (text("REDIS_SENTINEL_NAME") || text("REDIS_SENTINEL_PASSWORD"))
+		problems.push("REDIS_SENTINEL_NAME and REDIS_SENTINEL_PASSWORD apply to REDIS_SENTINELS only");
+	return { kind: "cluster", nodes: parseNodes("REDIS_CLUSTER_NODES", clusterNodes ?? "", problems), ...credentials };
+}
+
+/** `host:port,host:port`, IPv6 hosts in brackets (`[::1]:26379`). */
+function parseNodes(name: string, raw: string, problems: string[]): RedisNode[] {
+	const nodes: RedisNode[] = [];
+	for (const part of raw.split(",").map(s => s.trim())) {
+		const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(part);
+		const port = Number(match?.[2]);
+		if (!match || port < 1 || port > 65535) {
+			problems.push(`${name} must list host:port pairs separated by commas (got "${part}")`);
+			continue;
+		}
+		nodes.push({ host: match[1].replace(/^\[|\]$/g, ""), port });
+	}
+	return nodes;
 }
 
 function parseServices(raw: string | undefined, problems: string[]): ServiceName[] {

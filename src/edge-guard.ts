@@ -14,10 +14,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { clientAddress, limitKey } from "./client-address";
 import { chatError } from "./errors";
 import { corsHeaders, originVerdict } from "./origin-policy";
-import type Redis from "ioredis";
 import type { ChatcastConfig } from "./config";
 import type { StreamUser } from "./contract";
 import { MemoryRateLimiter, type RateDecision, type RateLimit, type RateLimiter, RedisRateLimiter } from "./rate-limiter";
+import type { RedisConnection } from "./redis-connection";
 import { StreamLimits, type StreamRefusal } from "./stream-limits";
 
 export interface EdgeGuardOptions {
@@ -42,7 +42,7 @@ const STREAM_REFUSALS: Record<StreamRefusal, () => Error> = {
  */
 export function createEdgeGuard(
 	config: Pick<ChatcastConfig, "corsOrigins" | "trustProxy" | "rateLimits" | "streamLimits" | "namespace">,
-	redis: Redis | undefined,
+	redis: RedisConnection | undefined,
 	onLimiterError?: (err: unknown) => void,
 ): EdgeGuard {
 	const limits = config.rateLimits;

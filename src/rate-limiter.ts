@@ -8,7 +8,7 @@
  *   const publishes = new MemoryRateLimiter({ burst: 30, perSecond: 5 });
  *   const { allowed, retryAfterMs } = await publishes.consume("203.0.113.9");
  */
-import Redis from "ioredis";
+import { connectRedis, type RedisConnection, type RedisTarget, sameSlotGroups } from "./redis-connection";
 
 export interface RateLimit {
 	/** Tokens a new (or long idle) client has: how many actions it may take at once. */
@@ -110,22 +110,14 @@ end
 return result
 `;
 
-interface RateLimitRedis extends Redis {
-	chatcastTakeTokens(keyCount: number, ...keysThenArgs: Array<string | number>): Promise<number[]>;
-}
-
-function hasTakeTokens(redis: Redis): redis is RateLimitRedis {
-	return "chatcastTakeTokens" in redis;
-}
-
 interface Waiter {
 	resolve: (decision: RateDecision) => void;
 	reject: (err: unknown) => void;
 }
 
 /** A Redis connection for rate limits: they fail open and fast, a limiter must never be why a request hangs. */
-export function rateLimitConnection(url: string): Redis {
-	const redis = new Redis(url, { maxRetriesPerRequest: 0, commandTimeout: 500, enableOfflineQueue: false });
+export function rateLimitConnection(target: RedisTarget): RedisConnection {
+	const redis = connectRedis(target, { maxRetriesPerRequest: 0, commandTimeout: 500, enableOfflineQueue: false });
 	redis.on("error", () => undefined);
 	return redis;
 }
@@ -133,24 +125,22 @@ export function rateLimitConnection(url: string): Redis {
 /**
  * Buckets in Redis, shared by every node of the cluster. Everything asked in one event-loop turn is
  * decided in one script call: requests of one client that arrive together take their tokens first come
- * first served, and requests of many clients cost one round trip, not one each. (One Redis; a Redis
- * Cluster would need one call per hash slot.) Redis's clock is not used: nodes pass their own `now`, so
+ * first served, and requests of many clients cost one round trip, not one each — in a Redis Cluster,
+ * one call per hash slot (a script may only take keys of one slot there). Redis's clock is not used: nodes pass their own `now`, so
  * nodes whose clocks differ by Δ let a client refill Δ early at most.
  */
 export class RedisRateLimiter implements RateLimiter {
-	private readonly redis: RateLimitRedis;
 	/** What this turn's call will decide, per key. */
 	private waiting = new Map<string, Waiter[]>();
 
 	constructor(
-		redis: Redis,
+		private readonly redis: RedisConnection,
 		private readonly keyPrefix: string,
 		private readonly limit: RateLimit,
 	) {
-		// numberOfKeys is given per call: the script takes as many buckets as the turn has.
-		if (!hasTakeTokens(redis)) redis.defineCommand("chatcastTakeTokens", { lua: TAKE_SCRIPT });
-		if (!hasTakeTokens(redis)) throw new Error("ioredis did not define chatcastTakeTokens");
-		this.redis = redis;
+		// numberOfKeys is given per call: the script takes as many buckets as the turn has. Limiters that share
+		// the connection define the same script again, which ioredis takes as the same command.
+		redis.defineCommand("chatcastTakeTokens", { lua: TAKE_SCRIPT });
 	}
 
 	consume(key: string): Promise<RateDecision> {
@@ -165,25 +155,29 @@ export class RedisRateLimiter implements RateLimiter {
 	private async take(): Promise<void> {
 		const batch = this.waiting;
 		this.waiting = new Map();
-		const keys = [...batch.keys()];
+		const bucket = (key: string): string => `${this.keyPrefix}${key}`;
+		await Promise.all(sameSlotGroups(this.redis, [...batch.keys()], bucket).map(keys => this.takeGroup(keys, bucket, batch)));
+	}
+
+	/** One script call for keys whose buckets share a slot; answers their waiters. */
+	private async takeGroup(keys: string[], bucket: (key: string) => string, batch: Map<string, Waiter[]>): Promise<void> {
+		const waiters = keys.map(key => batch.get(key) ?? []);
 		try {
 			const result = await this.redis.chatcastTakeTokens(
 				keys.length,
-				...keys.map(key => `${this.keyPrefix}${key}`),
+				...keys.map(bucket),
 				this.limit.burst,
 				this.limit.perSecond,
 				Date.now(),
 				fillMs(this.limit),
-				...keys.map(key => batch.get(key)?.length ?? 0),
+				...waiters.map(queue => queue.length),
 			);
-			keys.forEach((key, k) => {
+			waiters.forEach((queue, k) => {
 				const [granted, retryAfterMs] = [result[2 * k], result[2 * k + 1]];
-				for (const [i, waiter] of (batch.get(key) ?? []).entries()) {
-					waiter.resolve(i < granted ? ALLOWED : { allowed: false, retryAfterMs });
-				}
+				for (const [i, waiter] of queue.entries()) waiter.resolve(i < granted ? ALLOWED : { allowed: false, retryAfterMs });
 			});
 		} catch (err) {
-			for (const queue of batch.values()) for (const waiter of queue) waiter.reject(err);
+			for (const queue of waiters) for (const waiter of queue) waiter.reject(err);
 		}
 	}
 }

@@ -1,22 +1,25 @@
 /**
- * History in Redis.
+ * History in Redis: one server, a Sentinel-managed master or a Redis Cluster (src/redis-connection.ts).
  *
- * Per channel (the `{channel}` hash tag keeps a channel's keys in one Redis Cluster slot):
- * - `<prefix>{<channel>}:head` — hash `{ seq, epoch }`: the last seq and the epoch it counts in. The epoch
- *   is created with the counter, in the append script, so a head that is created again (deleted, lost,
- *   or expired) counts in a new epoch. TTL refreshed on append, like the log's: a channel is forgotten
- *   `ttlSeconds` after its last message;
+ * Per channel (the `{channel}` hash tag keeps a channel's keys in one Redis Cluster slot, so every
+ * script below runs on one shard and touches only the keys it declares):
+ * - `<prefix>{<channel>}:head` — hash `{ seq, epoch, rid }`: the last seq, the epoch it counts in, and
+ *   the replication id of the master that counted. The epoch is created with the counter, in the append
+ *   script, so a head that is created again (deleted, lost, or expired) counts in a new epoch; a head
+ *   that another master counted (a failover or a restart since the last append) goes on in a new epoch
+ *   too, since what that master acknowledged last may never have reached this one. TTL refreshed on
+ *   append, like the log's: a channel is forgotten `ttlSeconds` after its last message;
  * - `<prefix>{<channel>}:log` — sorted set of message JSON scored by seq, trimmed to `limit`, TTL refreshed on append;
  * - `<prefix>{<channel>}:idem:<clientMsgId>` — the stored message, for the idempotency window.
  * Every key has a lifetime, so Redis runs with `maxmemory-policy noeviction`: when it is full it refuses
  * appends (STORE_FULL) instead of evicting anyone's history.
  * Numbering, writing, trimming and the idempotency check happen in one Lua script, so they are atomic;
- * the epoch id comes from Node (`newEpoch()`), used only when the head has none.
+ * the epoch id comes from Node (`newEpoch()`), used only when the head needs a new one. With
+ * `minReplicas`, an append is answered only after `WAIT` saw that many replicas take it.
  *
  * @example
  *   const store = new RedisHistory("redis://127.0.0.1:6379", { keyPrefix: "chatcast:", limit: 1000, ttlSeconds: 86400, idempotencySeconds: 600, pageMaxBytes: 262144 });
  */
-import Redis from "ioredis";
 import type { ChatMessage, MessageDraft } from "./message";
 import {
 	type AppendResult,
@@ -28,10 +31,12 @@ import {
 	PAGE_MAX_BYTES,
 	type StoreMemory,
 } from "./history-store";
-import { StoreNotReached } from "./store-errors";
+import { closeRedis, connectRedis, masters, type RedisConnection, type RedisTarget, whenReady } from "./redis-connection";
+import { ReplicasUnconfirmed, StoreNotReached } from "./store-errors";
 
 // KEYS: head, log, idem. ARGV: message JSON without its opening "{", limit, ttl ms, idempotency ms,
-// has clientMsgId, epoch for a head created now.
+// has clientMsgId, epoch for a head that needs a new one, rewrite a repeat's original ("1": so that a
+// WAIT after it covers the original too, however it was written).
 // Every check comes before the first write (a key of the wrong type, e.g. one someone SET, would fail a
 // write halfway): an error reply then means nothing was stored and no seq was used.
 const APPEND_SCRIPT = `
@@ -44,9 +49,19 @@ if not (holds(KEYS[1], 'hash') and holds(KEYS[2], 'zset') and (ARGV[5] ~= '1' or
 end
 if ARGV[5] == '1' then
   local original = redis.call('GET', KEYS[3])
-  if original then return {0, original} end
+  if original then
+    if ARGV[7] == '1' then redis.call('SET', KEYS[3], original, 'KEEPTTL') end
+    return {0, original}
+  end
 end
-redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6])
+local rid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
+local counted = redis.call('HMGET', KEYS[1], 'epoch', 'rid')
+if counted[1] and counted[2] and counted[2] ~= rid then
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[6], 'rid', rid)
+else
+  redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6])
+  redis.call('HSETNX', KEYS[1], 'rid', rid)
+end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local message = '{"seq":' .. seq .. ',"epoch":"' .. epoch .. '",' .. ARGV[1]
@@ -82,46 +97,35 @@ end
 return {tonumber(head[1] or '0'), head[2] or '', oldest[2] or false, messages}
 `;
 
-interface ChatcastRedis extends Redis {
-	chatcastAppend(
-		headKey: string,
-		logKey: string,
-		idemKey: string,
-		body: string,
-		limit: number,
-		ttlMs: number,
-		idemMs: number,
-		hasIdem: string,
-		epoch: string,
-	): Promise<[number, string]>;
-	chatcastRange(
-		headKey: string,
-		logKey: string,
-		after: number,
-		limit: number,
-		maxBytes: number,
-	): Promise<[number, string, string | null, string[]]>;
-}
-
 /** How long a command waits for the connection (at start, or while it reconnects) before it is refused unsent. */
 const CONNECT_WAIT_MS = 1000;
 
 export interface RedisHistoryOptions extends HistoryStoreOptions {
 	/** Prefix of every key, e.g. "chatcast:" — tests use a unique one per run. */
 	keyPrefix: string;
+	/** Replicas that must have an append (`WAIT`) before it is answered; default 0: the master's word. */
+	minReplicas?: number;
+	/** How long an append waits for them; then ReplicasUnconfirmed (OUTCOME_UNKNOWN). Default 1000. */
+	waitTimeoutMs?: number;
 }
 
 export class RedisHistory implements HistoryStore {
-	private readonly redis: ChatcastRedis;
+	private readonly redis: RedisConnection;
+	private readonly minReplicas: number;
+	private readonly waitTimeoutMs: number;
 
+	/** `target`: a REDIS_URL, or where the Sentinels or the Cluster are. */
 	constructor(
-		url: string,
+		target: RedisTarget | string,
 		private readonly options: RedisHistoryOptions,
 	) {
-		this.redis = new Redis(url, {
+		this.minReplicas = options.minReplicas ?? 0;
+		this.waitTimeoutMs = options.waitTimeoutMs ?? 1000;
+		this.redis = connectRedis(typeof target === "string" ? { kind: "server", url: target } : target, {
 			// Fail fast: a publish must be answered 503 within a couple of seconds when Redis is away, not hang.
 			maxRetriesPerRequest: 1,
-			commandTimeout: 2000,
+			// WAIT's own timeout must come first: it answers how many replicas confirmed (ReplicasUnconfirmed).
+			commandTimeout: Math.max(2000, this.waitTimeoutMs + 1000),
 			retryStrategy: times => Math.min(times * 200, 2000),
 			// A command is sent now or never: none waits in a queue (or is sent again after a reconnect) to run
 			// after its caller was answered, so "not sent" (StoreNotReached) means not stored (src/store-errors.ts).
@@ -129,7 +133,7 @@ export class RedisHistory implements HistoryStore {
 			autoResendUnfulfilledCommands: false,
 			// close() must not keep the process alive waiting for a Redis that is gone.
 			disconnectTimeout: 0,
-		}) as ChatcastRedis;
+		});
 		// Connection errors surface through ping() and failed commands; keep ioredis from logging each retry.
 		this.redis.on("error", () => undefined);
 		this.redis.defineCommand("chatcastAppend", { numberOfKeys: 3, lua: APPEND_SCRIPT });
@@ -138,21 +142,34 @@ export class RedisHistory implements HistoryStore {
 
 	async append(draft: MessageDraft): Promise<AppendResult> {
 		const keys = this.keys(draft.channel);
-		const body = JSON.stringify(draft).slice(1);
 		const hasIdem = draft.clientMsgId !== undefined;
-		const redis = await this.connected();
-		const [created, json] = await redis.chatcastAppend(
+		const args = [
 			keys.head,
 			keys.log,
 			hasIdem ? `${keys.idem}${draft.clientMsgId}` : keys.idem,
-			body,
+			JSON.stringify(draft).slice(1),
 			this.options.limit,
 			this.options.ttlSeconds * 1000,
 			this.options.idempotencySeconds * 1000,
 			hasIdem ? "1" : "0",
 			newEpoch(),
-		);
-		return { message: JSON.parse(json) as ChatMessage, created: created === 1 };
+			this.minReplicas > 0 ? "1" : "0",
+		] as const;
+		const redis = await this.connected();
+		if (this.minReplicas === 0) return appendResult(await redis.chatcastAppend(...args));
+		// One pipeline: WAIT runs right after the script on the same connection (in a Cluster, on the
+		// channel's shard, where the script ran), and counts the replicas that have this connection's writes.
+		const [[appendError, appended], [waitError, replicas]] = (await redis
+			.pipeline()
+			.chatcastAppend(...args)
+			.wait(this.minReplicas, this.waitTimeoutMs)
+			.exec()) as [[Error | null, [number, string]], [Error | null, number]];
+		if (appendError) throw appendError;
+		if (waitError) throw waitError;
+		if (replicas < this.minReplicas) {
+			throw new ReplicasUnconfirmed(`WAIT: ${replicas} of ${this.minReplicas} replicas within ${this.waitTimeoutMs} ms`);
+		}
+		return appendResult(appended);
 	}
 
 	async range(channel: string, after: number, limit: number): Promise<HistoryPage> {
@@ -192,34 +209,28 @@ export class RedisHistory implements HistoryStore {
 		return count;
 	}
 
-	/** Waits for the connection (up to `timeoutMs`), then reads Redis's memory state (which also checks it answers). */
+	/**
+	 * Waits for the connection (up to `timeoutMs`), then reads the memory state (which also checks it
+	 * answers): of the fullest master, in a Cluster (the first to refuse appends).
+	 */
 	async ping(timeoutMs = 2000): Promise<StoreMemory> {
 		const redis = await this.connected(timeoutMs);
-		return parseMemory(await redis.info("memory"));
+		const states = await Promise.all(masters(redis).map(async master => parseMemory(await master.info("memory"))));
+		return states.reduce((fullest, state) => (fillRatio(state) > fillRatio(fullest) ? state : fullest));
 	}
 
 	async close(): Promise<void> {
-		if (this.redis.status === "ready") await this.redis.quit().catch(() => undefined);
-		this.redis.disconnect();
+		await closeRedis(this.redis);
 	}
 
 	/**
-	 * The connection once it is ready (waiting up to `timeoutMs`, e.g. while it reconnects): a command issued
-	 * on it is written at once (no offline queue). Otherwise StoreNotReached: the command is never sent.
+	 * The connection once it is ready (waiting up to `timeoutMs`, e.g. while it reconnects or fails over):
+	 * a command issued on it is written at once (no offline queue). Otherwise StoreNotReached: the command
+	 * is never sent.
 	 */
-	private async connected(timeoutMs = CONNECT_WAIT_MS): Promise<ChatcastRedis> {
-		if (this.redis.status !== "ready" && this.redis.status !== "end") {
-			await new Promise<void>(resolve => {
-				const done = (): void => {
-					clearTimeout(timer);
-					this.redis.off("ready", done);
-					resolve();
-				};
-				const timer = setTimeout(done, timeoutMs);
-				this.redis.once("ready", done);
-			});
-		}
-		if (this.redis.status !== "ready") throw new StoreNotReached(`Redis not connected (status: ${this.redis.status})`);
+	private async connected(timeoutMs = CONNECT_WAIT_MS): Promise<RedisConnection> {
+		if (!(await whenReady(this.redis, timeoutMs)))
+			throw new StoreNotReached(`Redis not connected (status: ${this.redis.status})`);
 		return this.redis;
 	}
 
@@ -227,6 +238,15 @@ export class RedisHistory implements HistoryStore {
 		const base = `${this.options.keyPrefix}{${channel}}`;
 		return { head: `${base}:head`, log: `${base}:log`, idem: `${base}:idem:` };
 	}
+}
+
+function appendResult([created, json]: [number, string]): AppendResult {
+	return { message: JSON.parse(json) as ChatMessage, created: created === 1 };
+}
+
+/** How full a server is; one without maxmemory counts as empty. */
+function fillRatio(memory: StoreMemory): number {
+	return memory.maxBytes > 0 ? memory.usedBytes / memory.maxBytes : 0;
 }
 
 /** `used_memory` and `maxmemory` from `INFO memory`. */

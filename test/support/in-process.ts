@@ -36,7 +36,7 @@ export async function startInProcess(overrides: Partial<ChatcastConfig> = {}): P
 		nodeID: `in-process-${randomUUID().slice(0, 8)}`,
 		rateLimits: undefined,
 		...overrides,
-		redisUrl: undefined,
+		redis: undefined,
 		mqttUrl: undefined,
 		metricsPort: undefined,
 		port: 0,

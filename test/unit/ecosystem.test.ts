@@ -18,7 +18,8 @@ const CONFIG = path.resolve(__dirname, "../../ecosystem.config.js");
 /** The apps the file declares under `env` (and nothing else from this process's environment). */
 function appsUnder(env: Record<string, string>): { name: string; instances: number; services: string }[] {
 	const saved = { ...process.env };
-	for (const name of ["REDIS_URL", "CORE_INSTANCES", "EDGE_INSTANCES"]) delete process.env[name];
+	for (const name of ["REDIS_URL", "REDIS_SENTINELS", "REDIS_CLUSTER_NODES", "CORE_INSTANCES", "EDGE_INSTANCES"])
+		delete process.env[name];
 	Object.assign(process.env, { CHATCAST_ENV_FILE: path.join(__dirname, "no-such.env"), ...env });
 	try {
 		let apps: App[] = [];
@@ -41,6 +42,12 @@ test("with Redis and CORE_INSTANCES: cores for callers on the bus, next to the f
 	expect(appsUnder({ REDIS_URL: "redis://r:6379", EDGE_INSTANCES: "2", CORE_INSTANCES: "2" })).toEqual([
 		{ name: "chatcast-edge", instances: 2, services: "api,broadcast,ingest,history" },
 		{ name: "chatcast-core", instances: 2, services: "ingest,history" },
+	]);
+});
+
+test.each(["REDIS_SENTINELS", "REDIS_CLUSTER_NODES"])("with Redis named by %s: edges run every service too", name => {
+	expect(appsUnder({ [name]: "r1:26379,r2:26379", EDGE_INSTANCES: "2" })).toEqual([
+		{ name: "chatcast-edge", instances: 2, services: "api,broadcast,ingest,history" },
 	]);
 });
 

@@ -2,7 +2,7 @@
  * classifyStoreError: what a failed store command means for the data (the errors are ioredis's own classes and texts).
  */
 import { ReplyError } from "ioredis";
-import { classifyStoreError, StoreNotReached } from "../../src/store-errors";
+import { classifyStoreError, ReplicasUnconfirmed, StoreNotReached } from "../../src/store-errors";
 
 const reply = (text: string): Error => new ReplyError(text) as Error;
 
@@ -29,6 +29,16 @@ describe("classifyStoreError", () => {
 		expect(classifyStoreError(new StoreNotReached("Redis not connected (status: reconnecting)"), "append")).toBe(
 			"STORE_UNAVAILABLE",
 		);
+		// ioredis's refusals to write a command without an offline queue: a node, or the whole Cluster, not ready.
+		for (const message of [
+			"Stream isn't writeable and enableOfflineQueue options is false",
+			"Cluster isn't ready and enableOfflineQueue options is false",
+		])
+			expect(classifyStoreError(new Error(message), "append")).toBe("STORE_UNAVAILABLE");
+	});
+
+	test("an append WAIT did not see on enough replicas → OUTCOME_UNKNOWN: stored, maybe not for good", () => {
+		expect(classifyStoreError(new ReplicasUnconfirmed("WAIT: 0 of 1 replicas within 1000 ms"), "append")).toBe("OUTCOME_UNKNOWN");
 	});
 
 	test.each<[string, Error]>([

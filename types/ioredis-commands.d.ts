@@ -1,0 +1,33 @@
+/**
+ * Chatcast's Lua scripts as ioredis commands (defined with `defineCommand` in src/redis-history.ts and
+ * src/rate-limiter.ts), on connections, clusters and pipelines alike: ioredis's documented way to type them.
+ */
+import type { Result } from "ioredis";
+
+declare module "ioredis" {
+	interface RedisCommander<Context> {
+		/** KEYS head, log, idem; see APPEND_SCRIPT. Answers [1 created | 0 repeat, message JSON]. */
+		chatcastAppend(
+			headKey: string,
+			logKey: string,
+			idemKey: string,
+			body: string,
+			limit: number,
+			ttlMs: number,
+			idemMs: number,
+			hasIdem: string,
+			epoch: string,
+			confirmRepeat: string,
+		): Result<[number, string], Context>;
+		/** KEYS head, log; see RANGE_SCRIPT. Answers [lastSeq, epoch, oldest score or null, messages]. */
+		chatcastRange(
+			headKey: string,
+			logKey: string,
+			after: number,
+			limit: number,
+			maxBytes: number,
+		): Result<[number, string, string | null, string[]], Context>;
+		/** The buckets first (`keyCount` of them), then the arguments; see TAKE_SCRIPT. */
+		chatcastTakeTokens(keyCount: number, ...keysThenArgs: Array<string | number>): Result<number[], Context>;
+	}
+}
