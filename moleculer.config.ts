@@ -7,11 +7,15 @@ import { randomBytes } from "node:crypto";
 import type { BrokerOptions } from "moleculer";
 import type { ChatcastConfig } from "./src/config";
 import { SHARED_PORT_PROMETHEUS } from "./src/metrics-reporter";
+import { mqttClientOptions } from "./src/mqtt-brokers";
 import { SealedMqttTransporter } from "./src/sealed-mqtt-transporter";
 
-/** Where a node's transporter connects, and the secrets that seal its packets (the first one signs). */
+/**
+ * The brokers a node's MQTT clients connect to (MQTT_URL's list, in order: `mqttClientOptions(urls)` in
+ * src/mqtt-brokers.ts gives the mqtt.js options), and the secrets that seal its packets (the first one signs).
+ */
 export interface BusOptions {
-	url: string;
+	urls: string[];
 	secrets: string[];
 }
 
@@ -23,7 +27,7 @@ const HOST_DETAIL_METRICS = ["os.hostname", "os.user.**", "os.network.**", "proc
  * broker's URL with the secret its launcher made (undefined: no transporter, one process).
  *
  * @example
- *   new ServiceBroker(createBrokerOptions(config, { url: config.mqttUrl, secrets: clusterSecrets(config) }));
+ *   new ServiceBroker(createBrokerOptions(config, { urls: config.mqttUrls, secrets: clusterSecrets(config) }));
  */
 export function createBrokerOptions(config: ChatcastConfig, bus: BusOptions | undefined): BrokerOptions {
 	return {
@@ -91,18 +95,9 @@ export function clusterSecrets(config: Pick<ChatcastConfig, "clusterSecret" | "c
 }
 
 /**
- * Moleculer's MQTT transporter, sealed, for a URL such as mqtt://user:pass@host:1883 or mqtts://…, with
- * the topic separator (a URL cannot carry it, so the URL is taken apart into mqtt.js client options).
+ * Moleculer's MQTT transporter, sealed, for the bus's brokers (mqtt://user:pass@host:1883, mqtts://…, one or
+ * several), with the topic separator (a URL cannot carry it, so the URLs become mqtt.js client options).
  */
 export function mqttTransporter(bus: BusOptions, topicSeparator: string): SealedMqttTransporter {
-	const parsed = new URL(bus.url);
-	const options: Record<string, unknown> = {
-		protocol: parsed.protocol.replace(/:$/, ""),
-		host: parsed.hostname,
-		port: parsed.port ? Number(parsed.port) : undefined,
-		topicSeparator,
-	};
-	if (parsed.username) options.username = decodeURIComponent(parsed.username);
-	if (parsed.password) options.password = decodeURIComponent(parsed.password);
-	return new SealedMqttTransporter(options, { secrets: bus.secrets });
+	return new SealedMqttTransporter({ ...mqttClientOptions(bus.urls), topicSeparator }, { secrets: bus.secrets });
 }

@@ -22,7 +22,7 @@ const JOIN_TIMEOUT_MS = 10_000;
 async function main(): Promise<void> {
 	// The console is for commands: only warnings and errors are logged unless LOG_LEVEL says otherwise.
 	const config = loadConfigOrExit({ LOG_LEVEL: "warn", ...process.env });
-	if (!config.mqttUrl) {
+	if (!config.mqttUrls) {
 		console.error(
 			"MQTT_URL must be set to the MQTT broker of the cluster to join, e.g.\n" +
 				"  MQTT_URL=mqtt://chatcast:<password>@127.0.0.1:1884 CLUSTER_SECRET=<secret> NAMESPACE=chatcast npm run repl\n" +
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
 	}));
 
 	const broker = new ServiceBroker({
-		...createBrokerOptions(config, { url: config.mqttUrl, secrets: clusterSecrets(config) }),
+		...createBrokerOptions(config, { urls: config.mqttUrls, secrets: clusterSecrets(config) }),
 		nodeID: config.nodeID ?? randomNodeID("repl"),
 		// No embedded broker to stop here, so Moleculer's own SIGINT/SIGTERM handling (stop, exit) fits.
 		skipProcessEventRegistration: false,

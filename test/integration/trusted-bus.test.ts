@@ -65,7 +65,7 @@ describe.each([
 	["without a seal", (): BrokerOptions["transporter"] => ({ type: "MQTT", options: mqttOptions() })],
 	[
 		"sealed with another secret",
-		(): BrokerOptions["transporter"] => mqttTransporter({ url: MQTT_URL, secrets: ["x".repeat(64)] }, "/"),
+		(): BrokerOptions["transporter"] => mqttTransporter({ urls: [MQTT_URL], secrets: ["x".repeat(64)] }, "/"),
 	],
 ])("a rogue node %s", (_label, transporter) => {
 	test("can neither forge, nor purge, nor append, nor add a route, nor read secrets", async () => {
@@ -104,7 +104,7 @@ describe.each([
 });
 
 test("the control: a node with the cluster's secret is answered", async () => {
-	const member = broker("member", mqttTransporter({ url: MQTT_URL, secrets: [CLUSTER_SECRET] }, "/"));
+	const member = broker("member", mqttTransporter({ urls: [MQTT_URL], secrets: [CLUSTER_SECRET] }, "/"));
 	await member.start();
 	await waitFor(
 		async () => {
