@@ -52,7 +52,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
 	const missing = natsServerMissing();
 	if (missing) throw new Error(missing);
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chatcast-nats-"));
-	const ports = [];
+	const ports: { client: number; route: number; mqtt: number }[] = [];
 	for (let i = 0; i < size; i++) ports.push({ client: await freePort(), route: await freePort(), mqtt: await freePort() });
 	const nodes = ports.map((port, i) => {
 		const name = `n${i + 1}`;
