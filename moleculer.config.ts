@@ -5,16 +5,20 @@
  */
 import { randomBytes } from "node:crypto";
 import { type BrokerOptions, Validators } from "moleculer";
-import { MqttChannelBus, mqttConnectOptions } from "./src/channel-bus";
+import { MqttChannelBus } from "./src/channel-bus";
 import type { ChatcastConfig } from "./src/config";
 import { MESSAGE_EVENT_PARAMS } from "./src/contract";
 import type { ChatMessage } from "./src/message";
 import { SHARED_PORT_PROMETHEUS } from "./src/metrics-reporter";
+import { mqttClientOptions } from "./src/mqtt-brokers";
 import { SealedMqttTransporter } from "./src/sealed-mqtt-transporter";
 
-/** Where a node's transporter connects, and the secrets that seal its packets (the first one signs). */
+/**
+ * The brokers a node's MQTT clients connect to (MQTT_URL's list, in order: `mqttClientOptions(urls)` in
+ * src/mqtt-brokers.ts gives the mqtt.js options), and the secrets that seal its packets (the first one signs).
+ */
 export interface BusOptions {
-	url: string;
+	urls: string[];
 	secrets: string[];
 }
 
@@ -26,7 +30,7 @@ const HOST_DETAIL_METRICS = ["os.hostname", "os.user.**", "os.network.**", "proc
  * broker's URL with the secret its launcher made (undefined: no transporter, one process).
  *
  * @example
- *   new ServiceBroker(createBrokerOptions(config, { url: config.mqttUrl, secrets: clusterSecrets(config) }));
+ *   new ServiceBroker(createBrokerOptions(config, { urls: config.mqttUrls, secrets: clusterSecrets(config) }));
  */
 export function createBrokerOptions(config: ChatcastConfig, bus: BusOptions | undefined): BrokerOptions {
 	return {
@@ -94,11 +98,11 @@ export function clusterSecrets(config: Pick<ChatcastConfig, "clusterSecret" | "c
 }
 
 /**
- * Moleculer's MQTT transporter, sealed, for a URL such as mqtt://user:pass@host:1883 or mqtts://…, with
- * the topic separator (a URL cannot carry it, so the URL is taken apart into mqtt.js client options).
+ * Moleculer's MQTT transporter, sealed, for the bus's brokers (mqtt://user:pass@host:1883, mqtts://…, one or
+ * several), with the topic separator (a URL cannot carry it, so the URLs become mqtt.js client options).
  */
 export function mqttTransporter(bus: BusOptions, topicSeparator: string): SealedMqttTransporter {
-	return new SealedMqttTransporter({ ...mqttConnectOptions(bus.url), topicSeparator }, { secrets: bus.secrets });
+	return new SealedMqttTransporter({ ...mqttClientOptions(bus.urls), topicSeparator }, { secrets: bus.secrets });
 }
 
 /**
@@ -116,7 +120,7 @@ export function createChannelBus(
 	logger: { warn(line: string): void },
 ): MqttChannelBus {
 	return new MqttChannelBus({
-		url: bus.url,
+		urls: bus.urls,
 		secrets: bus.secrets,
 		namespace: config.namespace,
 		accept: messageCheck(),

@@ -22,7 +22,7 @@
  * every publish, for a loss the hub already repairs from history (gap check, heads check, resync).
  *
  * @example
- *   const bus = new MqttChannelBus({ url, secrets, namespace: "chatcast", accept: isMessage });
+ *   const bus = new MqttChannelBus({ urls, secrets, namespace: "chatcast", accept: isMessage });
  *   await bus.start();
  *   bus.listen({ message: m => hub.deliver(m), resubscribed: () => hub.resyncAll() });
  *   await bus.join(channel);          // subscribed: now read the position from history
@@ -30,10 +30,11 @@
  *   bus.leave(channel);               // unsubscribed after the linger, unless joined again
  */
 import { randomBytes } from "node:crypto";
-import { connect, type IClientOptions, type MqttClient } from "mqtt";
+import { connect, type MqttClient } from "mqtt";
 import { openPacket, type RejectReason, sealPacket } from "./bus-auth";
 import { chatError } from "./errors";
 import type { ChatMessage } from "./message";
+import { mqttClientOptions } from "./mqtt-brokers";
 
 /** What a node does with the channel messages it receives. */
 export interface ChannelListener {
@@ -219,8 +220,8 @@ export class LocalChannelBus implements ChannelBus {
 }
 
 export interface MqttChannelBusOptions {
-	/** The broker, as MQTT_URL (credentials in the URL, percent-encoded). */
-	url: string;
+	/** The brokers, as MQTT_URL lists them (credentials in the URLs, percent-encoded); failover as the transporter's. */
+	urls: readonly string[];
 	/** The first signs; all verify (CLUSTER_SECRET, CLUSTER_SECRET_PREVIOUS). */
 	secrets: readonly string[];
 	namespace: string;
@@ -239,29 +240,10 @@ const DEFAULT_JOIN_TIMEOUT_MS = 5000;
 const DROP_LOG_INTERVAL_MS = 10_000;
 
 /**
- * mqtt.js client options for a URL such as mqtt://user:pass@host:1883 or mqtts://… (the credentials
- * percent-decoded), shared by the transporter and the channel bus so both log in as the same user.
- *
- * @example
- *   mqttConnectOptions("mqtt://edge:p%40ss@127.0.0.1:1883"); // { protocol: "mqtt", host: "127.0.0.1", port: 1883, username: "edge", password: "p@ss" }
- */
-export function mqttConnectOptions(url: string): IClientOptions {
-	const parsed = new URL(url);
-	const options: IClientOptions = {
-		protocol: parsed.protocol.replace(/:$/, "") as IClientOptions["protocol"],
-		host: parsed.hostname,
-		port: parsed.port ? Number(parsed.port) : undefined,
-	};
-	if (parsed.username) options.username = decodeURIComponent(parsed.username);
-	if (parsed.password) options.password = decodeURIComponent(parsed.password);
-	return options;
-}
-
-/**
  * The channel bus over an MQTT broker: its own mqtt.js connection, beside Moleculer's transporter.
  *
  * @example
- *   const bus = new MqttChannelBus({ url: config.mqttUrl, secrets: clusterSecrets(config), namespace, accept });
+ *   const bus = new MqttChannelBus({ urls: config.mqttUrls, secrets: clusterSecrets(config), namespace, accept });
  *   await bus.start();
  */
 export class MqttChannelBus implements ChannelBus {
@@ -285,7 +267,7 @@ export class MqttChannelBus implements ChannelBus {
 	/** Connects (and keeps reconnecting, every second); resolves on the first connection. */
 	start(): Promise<void> {
 		const client = connect({
-			...mqttConnectOptions(this.options.url),
+			...mqttClientOptions(this.options.urls),
 			clientId: `${this.options.namespace}-bus-${randomBytes(6).toString("hex")}`,
 			clean: true,
 			// Subscriptions are ours to renew (then the hub resyncs); offline QoS 0 packets are not kept: history has them.

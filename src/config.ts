@@ -11,6 +11,7 @@ import path from "node:path";
 import type { AuthOptions } from "./auth/verifier";
 import { PAGE_MAX_BYTES } from "./history-store";
 import { MEMORY_HISTORY_MAX_BYTES } from "./memory-history";
+import { parseBrokerList } from "./mqtt-brokers";
 import { parseOrigins } from "./origin-policy";
 import type { RateLimit } from "./rate-limiter";
 import { DEFAULT_REPLAY_CACHE } from "./replay-cache";
@@ -25,8 +26,11 @@ export interface ChatcastConfig {
 	port: number;
 	/** Address the gateway listens on. */
 	host: string;
-	/** Moleculer transporter URL; undefined = start the embedded MQTT broker. */
-	mqttUrl?: string;
+	/**
+	 * MQTT_URL: the broker, or the nodes of a clustered broker (comma-separated), the transporter connects
+	 * to, failing over to the next when its broker goes away; undefined = start the embedded MQTT broker.
+	 */
+	mqttUrls?: string[];
 	/**
 	 * Separator of Moleculer's MQTT topics. "/" makes each part a topic level, so a broker ACL can limit a
 	 * user to `MOL-<namespace>/#` (ansible/ does); "." (Moleculer's default) makes every topic one level.
@@ -201,7 +205,7 @@ export function loadConfig(env: Env): ChatcastConfig {
 	const config: ChatcastConfig = {
 		port: int("PORT", 3000, 0, 65535),
 		host: text("HOST") ?? "127.0.0.1",
-		mqttUrl: url("MQTT_URL", ["mqtt:", "mqtts:"]),
+		mqttUrls: brokerList(text("MQTT_URL"), problems),
 		mqttTopicSeparator: (text("MQTT_TOPIC_SEPARATOR") ?? "/") as ChatcastConfig["mqttTopicSeparator"],
 		embeddedMqttPort: int("EMBEDDED_MQTT_PORT", 1884, 0, 65535),
 		redis: parseRedis(env, text, url("REDIS_URL", ["redis:", "rediss:"]), problems),
@@ -267,7 +271,7 @@ export function loadConfig(env: Env): ChatcastConfig {
 			problems.push(`${name} must be at least ${MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 32)`);
 		}
 	}
-	if (config.mqttUrl && !config.clusterSecret) {
+	if (config.mqttUrls && !config.clusterSecret) {
 		problems.push(
 			"CLUSTER_SECRET must be set with MQTT_URL: every node of the cluster seals its packets with it (e.g. openssl rand -hex 32)",
 		);
@@ -357,6 +361,13 @@ function parseNodes(name: string, raw: string, problems: string[]): RedisNode[] 
 		nodes.push({ host: match[1].replace(/^\[|\]$/g, ""), port });
 	}
 	return nodes;
+}
+
+function brokerList(raw: string | undefined, problems: string[]): string[] | undefined {
+	if (raw === undefined) return undefined;
+	const brokers = parseBrokerList(raw);
+	problems.push(...brokers.problems);
+	return brokers.urls;
 }
 
 function parseServices(raw: string | undefined, problems: string[]): ServiceName[] {

@@ -5,7 +5,7 @@
  * without `CLUSTER_SECRET` can neither join the namespace, nor deliver an event, nor call an action.
  *
  * @example
- *   transporter: new SealedMqttTransporter({ host, port, topicSeparator: "/" }, { secrets: [secret], onReject })
+ *   transporter: new SealedMqttTransporter({ ...mqttClientOptions(urls), topicSeparator: "/" }, { secrets: [secret], onReject })
  */
 import { Transporters } from "moleculer";
 import { openPacket, type RejectReason, sealPacket } from "./bus-auth";
@@ -36,6 +36,15 @@ export class SealedMqttTransporter extends Transporters.MQTT {
 		const [signing] = seal.secrets;
 		if (!signing) throw new Error("SealedMqttTransporter needs at least one secret");
 		this.signingSecret = signing;
+	}
+
+	/**
+	 * Never rejects: mqtt.js goes on trying the brokers in turn by itself, and its first CONNACK completes
+	 * Moleculer's connect (the transit waits for afterConnect, not for this promise). A rejection would make
+	 * Moleculer open a second client 5 s later while the first still reconnects: every packet twice.
+	 */
+	override connect(): Promise<void> {
+		return super.connect().catch(() => undefined);
 	}
 
 	override send(topic: string, data: Buffer): Promise<void> {

@@ -22,7 +22,7 @@ const JOIN_TIMEOUT_MS = 10_000;
 async function main(): Promise<void> {
 	// The console is for commands: only warnings and errors are logged unless LOG_LEVEL says otherwise.
 	const config = loadConfigOrExit({ LOG_LEVEL: "warn", ...process.env });
-	if (!config.mqttUrl) {
+	if (!config.mqttUrls) {
 		console.error(
 			"MQTT_URL must be set to the MQTT broker of the cluster to join, e.g.\n" +
 				"  MQTT_URL=mqtt://chatcast:<password>@127.0.0.1:1884 CLUSTER_SECRET=<secret> NAMESPACE=chatcast npm run repl\n" +
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
 
 	// Commands run only from the REPL's prompt, so only after `server` is set.
 	let server!: REPLServer;
-	const bus = { url: config.mqttUrl, secrets: clusterSecrets(config) };
+	const bus = { urls: config.mqttUrls, secrets: clusterSecrets(config) };
 	// `tail` follows a channel on the channel bus (its topic), beside the Moleculer node.
 	const channelBus = createChannelBus(config, bus, { warn: line => console.warn(line) });
 	const tail = new ChannelTail(line => console.log(line), channelBus);

@@ -23,13 +23,13 @@ async function main(): Promise<void> {
 
 	let embedded: EmbeddedBroker | undefined;
 	let bus: BusOptions;
-	if (config.mqttUrl) {
-		bus = { url: config.mqttUrl, secrets: clusterSecrets(config) };
+	if (config.mqttUrls) {
+		bus = { urls: config.mqttUrls, secrets: clusterSecrets(config) };
 	} else {
 		// The embedded broker admits only this launcher's credentials, and its packets are sealed with a
 		// secret made here: nothing else on the machine can join or forge (README, "Security").
 		embedded = await startEmbeddedBroker(config.embeddedMqttPort);
-		bus = { url: embedded.url, secrets: [config.clusterSecret ?? randomBytes(32).toString("hex")] };
+		bus = { urls: [embedded.url], secrets: [config.clusterSecret ?? randomBytes(32).toString("hex")] };
 		const note =
 			embedded.gotWantedPort || config.embeddedMqttPort === 0
 				? ""

@@ -84,7 +84,7 @@ beforeAll(async () => {
 	member = new ServiceBroker({
 		namespace,
 		nodeID: `${namespace}-member`,
-		transporter: mqttTransporter({ url: MQTT_URL, secrets: [CLUSTER_SECRET] }, "/"),
+		transporter: mqttTransporter({ urls: [MQTT_URL], secrets: [CLUSTER_SECRET] }, "/"),
 		logger: false,
 	});
 	await member.start();

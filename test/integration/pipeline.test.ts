@@ -41,7 +41,7 @@ beforeAll(async () => {
 	observer = new ServiceBroker({
 		namespace,
 		nodeID: `${namespace}-observer`,
-		transporter: mqttTransporter({ url: MQTT_URL, secrets: [CLUSTER_SECRET] }, loadConfig({}).mqttTopicSeparator),
+		transporter: mqttTransporter({ urls: [MQTT_URL], secrets: [CLUSTER_SECRET] }, loadConfig({}).mqttTopicSeparator),
 		logger: false,
 	});
 	await observer.start();

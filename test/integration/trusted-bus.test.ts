@@ -73,7 +73,7 @@ describe.each([
 	["without a seal", (): BrokerOptions["transporter"] => ({ type: "MQTT", options: mqttOptions() }), unsealed],
 	[
 		"sealed with another secret",
-		(): BrokerOptions["transporter"] => mqttTransporter({ url: MQTT_URL, secrets: ["x".repeat(64)] }, "/"),
+		(): BrokerOptions["transporter"] => mqttTransporter({ urls: [MQTT_URL], secrets: ["x".repeat(64)] }, "/"),
 		ownSeal,
 	],
 ])("a rogue node %s", (_label, transporter, packet) => {
@@ -116,7 +116,7 @@ describe.each([
 });
 
 test("the control: a node with the cluster's secret is answered", async () => {
-	const member = broker("member", mqttTransporter({ url: MQTT_URL, secrets: [CLUSTER_SECRET] }, "/"));
+	const member = broker("member", mqttTransporter({ urls: [MQTT_URL], secrets: [CLUSTER_SECRET] }, "/"));
 	await member.start();
 	await waitFor(
 		async () => {

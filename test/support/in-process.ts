@@ -37,7 +37,7 @@ export async function startInProcess(overrides: Partial<ChatcastConfig> = {}): P
 		rateLimits: undefined,
 		...overrides,
 		redis: undefined,
-		mqttUrl: undefined,
+		mqttUrls: undefined,
 		metricsPort: undefined,
 		port: 0,
 		host: "127.0.0.1",

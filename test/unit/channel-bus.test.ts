@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { messageCheck } from "../../moleculer.config";
 import { sealPacket } from "../../src/bus-auth";
-import { channelTopic, LocalChannelBus, mqttConnectOptions, openMessage, sealMessage, topicChannel } from "../../src/channel-bus";
+import { channelTopic, LocalChannelBus, openMessage, sealMessage, topicChannel } from "../../src/channel-bus";
 import type { ChatMessage } from "../../src/message";
 
 const secret = "s".repeat(64);
@@ -110,15 +110,4 @@ describe("LocalChannelBus", () => {
 		bus.publish({ ...message, seq: 2 });
 		expect(got).toEqual([1]);
 	});
-});
-
-test("connect options take the credentials out of the URL, percent-decoded", () => {
-	expect(mqttConnectOptions("mqtts://edge:p%40ss%3Aw@broker.example:8883")).toEqual({
-		protocol: "mqtts",
-		host: "broker.example",
-		port: 8883,
-		username: "edge",
-		password: "p@ss:w",
-	});
-	expect(mqttConnectOptions("mqtt://127.0.0.1")).toEqual({ protocol: "mqtt", host: "127.0.0.1", port: undefined });
 });

@@ -14,7 +14,7 @@ describe("configuration", () => {
 			logLevel: "info",
 			services: ["api", "ingest", "history", "broadcast"],
 		});
-		expect(config.mqttUrl).toBeUndefined();
+		expect(config.mqttUrls).toBeUndefined();
 		expect(config.redis).toBeUndefined();
 		expect(config).toMatchObject({ redisMinReplicas: 0, redisWaitTimeoutMs: 1000 });
 	});
@@ -30,7 +30,7 @@ describe("configuration", () => {
 		});
 		expect(config).toMatchObject({
 			port: 8080,
-			mqttUrl: "mqtt://broker:1883",
+			mqttUrls: ["mqtt://broker:1883"],
 			redis: { kind: "server", url: "redis://r:6379" },
 			services: ["api", "broadcast"],
 			historyLimit: 20,

@@ -1,0 +1,133 @@
+/**
+ * A NATS server cluster with MQTT (the clustered broker of docs/adr-clustered-broker.md), of the test's
+ * own: every node on free loopback ports (client, cluster route, MQTT, monitoring), JetStream in a
+ * temporary folder, routes to every other node. A node can be killed (SIGKILL) and started again with
+ * the same ports and store. Stopped by PID; the folder is removed.
+ *
+ * @example
+ *   const cluster = await startNatsCluster(3);
+ *   startNode({ namespace, env: { MQTT_URL: cluster.mqttUrls.join(",") } });
+ *   await cluster.nodes[0].kill();
+ *   await cluster.nodes[0].start();
+ *   await cluster.stop();
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import mqtt from "mqtt";
+import { freePort, waitFor } from "./node-process";
+
+/** Where Debian's package installs it; NATS_SERVER overrides. */
+export const NATS_SERVER = process.env.NATS_SERVER ?? "/usr/sbin/nats-server";
+
+export interface NatsNode {
+	name: string;
+	mqttPort: number;
+	mqttUrl: string;
+	readonly running: boolean;
+	/** SIGKILL, and wait for the exit. */
+	kill(): Promise<void>;
+	/** Starts it again (same ports, same store) and waits until its MQTT port accepts connections. */
+	start(): Promise<void>;
+	output(): string;
+}
+
+export interface NatsCluster {
+	nodes: NatsNode[];
+	/** Each node's MQTT URL, in node order: MQTT_URL is these joined with ",". */
+	mqttUrls: string[];
+	stop(): Promise<void>;
+}
+
+/** Why the cluster cannot start here, or undefined when nats-server is installed. */
+export function natsServerMissing(): string | undefined {
+	return fs.existsSync(NATS_SERVER)
+		? undefined
+		: `nats-server is not installed at ${NATS_SERVER} (apt-get install nats-server, or set NATS_SERVER)`;
+}
+
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+	const missing = natsServerMissing();
+	if (missing) throw new Error(missing);
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chatcast-nats-"));
+	const ports: { client: number; route: number; mqtt: number }[] = [];
+	for (let i = 0; i < size; i++) ports.push({ client: await freePort(), route: await freePort(), mqtt: await freePort() });
+	const nodes = ports.map((port, i) => {
+		const name = `n${i + 1}`;
+		const routes = ports.filter(p => p !== port).map(p => `nats-route://127.0.0.1:${p.route}`);
+		const config = path.join(dir, `${name}.conf`);
+		fs.writeFileSync(
+			config,
+			[
+				`server_name: ${name}`,
+				`listen: 127.0.0.1:${port.client}`,
+				`jetstream { store_dir: "${path.join(dir, name)}" }`,
+				`cluster { name: chatcast, listen: 127.0.0.1:${port.route}, routes: [${routes.join(", ")}] }`,
+				`mqtt { listen: 127.0.0.1:${port.mqtt} }`,
+			].join("\n"),
+		);
+		return natsNode(name, config, port.mqtt);
+	});
+	await Promise.all(nodes.map(node => node.start()));
+	// NATS's MQTT keeps sessions in JetStream: a CONNECT is answered once the nodes elected a meta leader.
+	await Promise.all(
+		nodes.map(node => waitFor(() => mqttAnswers(node.mqttUrl), 30_000, `MQTT on nats-server ${node.name}`)),
+	).catch(async (err: Error) => {
+		await Promise.all(nodes.map(node => node.kill()));
+		throw new Error(`${err.message}\n${nodes.map(node => `${node.name}:\n${node.output()}`).join("\n")}`);
+	});
+	return {
+		nodes,
+		mqttUrls: nodes.map(node => node.mqttUrl),
+		async stop() {
+			await Promise.all(nodes.map(node => node.kill()));
+			fs.rmSync(dir, { recursive: true, force: true });
+		},
+	};
+}
+
+function natsNode(name: string, config: string, mqttPort: number): NatsNode {
+	let child: ChildProcess | undefined;
+	let exited: Promise<void> = Promise.resolve();
+	let output = "";
+	const running = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null;
+	return {
+		name,
+		mqttPort,
+		mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+		get running() {
+			return running();
+		},
+		output: () => output,
+		async kill() {
+			if (child?.pid !== undefined && running()) process.kill(child.pid, "SIGKILL");
+			await exited;
+		},
+		async start() {
+			const started = spawn(NATS_SERVER, ["-c", config], { stdio: ["ignore", "pipe", "pipe"] });
+			child = started;
+			exited = new Promise(resolve => started.once("exit", () => resolve()));
+			for (const stream of [started.stdout, started.stderr]) stream?.on("data", (chunk: Buffer) => (output += chunk));
+			await waitFor(() => running() && acceptsConnections(mqttPort), 15_000, `nats-server ${name}'s MQTT port ${mqttPort}`);
+		},
+	};
+}
+
+async function mqttAnswers(url: string): Promise<boolean> {
+	const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 3000 }, false).catch(() => undefined);
+	await client?.endAsync(true);
+	return client !== undefined;
+}
+
+function acceptsConnections(port: number): Promise<boolean> {
+	return new Promise(resolve => {
+		const socket = net.connect(port, "127.0.0.1");
+		socket.once("connect", () => {
+			socket.destroy();
+			resolve(true);
+		});
+		socket.once("error", () => resolve(false));
+	});
+}
