@@ -4,6 +4,8 @@
  *   unit         test/unit: plain modules and in-process brokers; no Redis, no MQTT, no child processes.
  *   integration  test/integration: real Redis, Mosquitto and node processes.
  *   browser      test/browser: a real Chromium against real node processes (skipped without one).
+ *   cluster      test/cluster: failover of a clustered MQTT broker (`npm run test:cluster` only: it does
+ *                not yet meet its 5 s bound on this machine, see docs/adr-clustered-broker.md).
  *
  * Jest runs a project's globalSetup only when a test of that project is selected, so the service check
  * below runs for integration and browser (once, as both name the same file) and never for unit alone.
@@ -37,6 +39,17 @@ module.exports = {
 			testMatch: ["<rootDir>/test/browser/**/*.test.ts"],
 			globalSetup: servicesCheck,
 		},
+		...(process.env.CHATCAST_CLUSTER_TESTS === "1"
+			? [
+					{
+						displayName: "cluster",
+						testEnvironment: "node",
+						transform: typescript,
+						testMatch: ["<rootDir>/test/cluster/**/*.test.ts"],
+						globalSetup: servicesCheck,
+					},
+				]
+			: []),
 	],
 	// The plain "N passed, M failed" line CI reads.
 	reporters: ["default", "<rootDir>/test/support/summary-reporter.js"],

@@ -65,7 +65,9 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
 				`listen: 127.0.0.1:${port.client}`,
 				`jetstream { store_dir: "${path.join(dir, name)}" }`,
 				`cluster { name: chatcast, listen: 127.0.0.1:${port.route}, routes: [${routes.join(", ")}] }`,
-				`mqtt { listen: 127.0.0.1:${port.mqtt} }`,
+				// Sessions on all three: created while only two nodes are routed, they would get 2 replicas, and losing
+				// one of those stops new MQTT connections everywhere until it is back.
+				`mqtt { listen: 127.0.0.1:${port.mqtt}, stream_replicas: ${size} }`,
 			].join("\n"),
 		);
 		return natsNode(name, config, port.mqtt);
