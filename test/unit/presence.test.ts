@@ -2,6 +2,9 @@
  * The presence tables on their own: users per channel per node with connection counts, joined/left
  * computed over all nodes, node removal, the capped list and the chunking of bus packets.
  */
+import { randomUUID } from "node:crypto";
+import Validator from "fastest-validator";
+import { PRESENCE_EVENT_PARAMS, PRESENCE_USERS_MAX } from "../../src/contract";
 import { chunkUserChanges, PresenceUsers, type PresenceUser } from "../../src/presence";
 
 const user = (userId: string, connections = 1): PresenceUser => ({ userId, name: userId.toUpperCase(), connections });
@@ -64,5 +67,25 @@ describe("chunkUserChanges", () => {
 		expect(packets[2]?.room?.gone).toEqual(["x"]);
 		expect(packets[0]?.small?.set).toEqual([user("s")]);
 		expect(packets.flatMap(p => p.room?.set ?? [])).toEqual(set);
+	});
+});
+
+describe("PRESENCE_EVENT_PARAMS users", () => {
+	const check = new Validator().compile({ ...PRESENCE_EVENT_PARAMS });
+	const channel = randomUUID();
+	const event = (users: unknown) => ({ nodeID: "edge-a", counts: { [channel]: 1 }, users });
+
+	it("accepts bounded per-channel changes, and an event without users", () => {
+		expect(check(event({ [channel]: { set: [user("ada")], gone: ["bob"] } }))).toBe(true);
+		expect(check({ nodeID: "edge-a", counts: {} })).toBe(true);
+	});
+
+	it("rejects oversize arrays, long strings, bad counts and non-channel keys", () => {
+		const many = Array.from({ length: PRESENCE_USERS_MAX + 1 }, (_, i) => `u${i}`);
+		expect(check(event({ [channel]: { set: [], gone: many } }))).not.toBe(true);
+		expect(check(event({ [channel]: { set: many.map(id => user(id)), gone: [] } }))).not.toBe(true);
+		expect(check(event({ [channel]: { set: [user("x".repeat(257))], gone: [] } }))).not.toBe(true);
+		expect(check(event({ [channel]: { set: [user("ada", 0)], gone: [] } }))).not.toBe(true);
+		expect(check(event({ "not-a-channel": { set: [], gone: [] } }))).not.toBe(true);
 	});
 });
