@@ -21,7 +21,12 @@ export const PRESENCE_EVENT = "broadcast.presence";
 export interface PresenceEvent {
 	nodeID: string;
 	counts: Record<string, number>;
+	/** The node's own user changes per channel (src/presence.ts `UserChanges`), chunked by PRESENCE_USERS_MAX. */
+	users?: Record<string, { set: Array<{ userId: string; name: string; connections: number }>; gone: string[] }>;
 }
+
+/** Most user entries (set + gone) one presence packet carries per channel; more go out in further packets. */
+export const PRESENCE_USERS_MAX = 100;
 
 /**
  * What a node accepts as a stored message from the channel bus (`src/channel-bus.ts`; fastest-validator
@@ -50,6 +55,31 @@ export const PRESENCE_EVENT_PARAMS = {
 		type: "record",
 		key: { type: "uuid" },
 		value: { type: "number", integer: true, min: 0, max: MAX_ANNOUNCED_SUBSCRIBERS },
+	},
+	users: {
+		type: "record",
+		optional: true,
+		key: { type: "uuid" },
+		value: {
+			type: "object",
+			strict: "remove",
+			props: {
+				set: {
+					type: "array",
+					max: PRESENCE_USERS_MAX,
+					items: {
+						type: "object",
+						strict: "remove",
+						props: {
+							userId: { type: "string", min: 1, max: 256 },
+							name: { type: "string", min: 1, max: 256 },
+							connections: { type: "number", integer: true, positive: true, max: MAX_ANNOUNCED_SUBSCRIBERS },
+						},
+					},
+				},
+				gone: { type: "array", max: PRESENCE_USERS_MAX, items: { type: "string", min: 1, max: 256 } },
+			},
+		},
 	},
 } as const;
 

@@ -61,3 +61,137 @@ export class PresenceTable {
 			.sort((a, b) => b.subscribers - a.subscribers || a.channel.localeCompare(b.channel));
 	}
 }
+
+/** A user as presence reports it: who, and over how many connections. */
+export interface PresenceUser {
+	userId: string;
+	name: string;
+	connections: number;
+}
+
+/** One node's changes to one channel's users: users now at `connections` (> 0), users gone from that node. */
+export interface UserChanges {
+	set: PresenceUser[];
+	gone: string[];
+}
+
+/** Who appeared or disappeared over all nodes after a change. */
+export interface UserDelta {
+	joined: Array<{ userId: string; name: string }>;
+	left: Array<{ userId: string }>;
+}
+
+/**
+ * Per channel, per node, the users connected with their connection counts. A user joins with their first
+ * connection over all nodes and leaves with their last, so one edge dropping a user who is still on
+ * another edge yields no `left`.
+ *
+ * @example
+ *   users.apply("edge-a", "room", { set: [{ userId: "bob", name: "Bob", connections: 1 }], gone: [] }); // joined bob
+ *   users.apply("edge-b", "room", { set: [{ userId: "bob", name: "Bob", connections: 2 }], gone: [] }); // nothing
+ *   users.apply("edge-a", "room", { set: [], gone: ["bob"] });                                          // nothing
+ *   users.removeNode("edge-b"); // { room: { joined: [], left: [{ userId: "bob" }] } }
+ */
+export class PresenceUsers {
+	/** channel → nodeID → userId → user */
+	private readonly channels = new Map<string, Map<string, Map<string, PresenceUser>>>();
+
+	/** Applies a node's changes to a channel; returns the users who joined or left over all nodes. */
+	apply(nodeID: string, channel: string, changes: UserChanges): UserDelta {
+		const delta: UserDelta = { joined: [], left: [] };
+		let nodes = this.channels.get(channel);
+		for (const user of changes.set) {
+			if (user.connections <= 0) continue;
+			if (!this.has(channel, user.userId)) delta.joined.push({ userId: user.userId, name: user.name });
+			if (!nodes) {
+				nodes = new Map();
+				this.channels.set(channel, nodes);
+			}
+			let users = nodes.get(nodeID);
+			if (!users) {
+				users = new Map();
+				nodes.set(nodeID, users);
+			}
+			users.set(user.userId, { ...user });
+		}
+		for (const userId of changes.gone) {
+			if (!nodes?.get(nodeID)?.delete(userId)) continue;
+			if (!this.has(channel, userId)) delta.left.push({ userId });
+		}
+		this.prune(channel);
+		return delta;
+	}
+
+	/** Forgets a node; returns, per channel touched, the users with no connection left elsewhere. */
+	removeNode(nodeID: string): Record<string, UserDelta> {
+		const deltas: Record<string, UserDelta> = {};
+		for (const [channel, nodes] of this.channels) {
+			const users = nodes.get(nodeID);
+			if (!users) continue;
+			nodes.delete(nodeID);
+			deltas[channel] = { joined: [], left: [...users.keys()].filter(id => !this.has(channel, id)).map(userId => ({ userId })) };
+			this.prune(channel);
+		}
+		return deltas;
+	}
+
+	/** The channel's users summed over all nodes, by userId; at most `limit` of them. */
+	list(channel: string, limit = Number.POSITIVE_INFINITY): { users: PresenceUser[]; truncated: boolean } {
+		const merged = new Map<string, PresenceUser>();
+		for (const users of this.channels.get(channel)?.values() ?? []) {
+			for (const user of users.values()) {
+				const seen = merged.get(user.userId);
+				if (seen) seen.connections += user.connections;
+				else merged.set(user.userId, { ...user });
+			}
+		}
+		const all = [...merged.values()].sort((a, b) => a.userId.localeCompare(b.userId));
+		return { users: all.slice(0, limit), truncated: all.length > limit };
+	}
+
+	/** A node's own users of every channel, for a full re-announce. */
+	snapshot(nodeID: string): Record<string, PresenceUser[]> {
+		const out: Record<string, PresenceUser[]> = {};
+		for (const [channel, nodes] of this.channels) {
+			const users = nodes.get(nodeID);
+			if (users) out[channel] = [...users.values()].map(user => ({ ...user }));
+		}
+		return out;
+	}
+
+	private has(channel: string, userId: string): boolean {
+		for (const users of this.channels.get(channel)?.values() ?? []) if (users.has(userId)) return true;
+		return false;
+	}
+
+	private prune(channel: string): void {
+		const nodes = this.channels.get(channel);
+		if (!nodes) return;
+		for (const [nodeID, users] of nodes) if (users.size === 0) nodes.delete(nodeID);
+		if (nodes.size === 0) this.channels.delete(channel);
+	}
+}
+
+/**
+ * Splits per-channel user changes into packets of at most `max` entries (set + gone) per channel, so a
+ * full snapshot of a big channel goes out as several bounded bus events.
+ *
+ * @example
+ *   chunkUserChanges({ room: { set: users250, gone: [] } }, 100).length; // 3
+ */
+export function chunkUserChanges(changes: Record<string, UserChanges>, max: number): Array<Record<string, UserChanges>> {
+	const packets: Array<Record<string, UserChanges>> = [];
+	for (const [channel, { set, gone }] of Object.entries(changes)) {
+		const entries: Array<PresenceUser | string> = [...set, ...gone];
+		for (let i = 0, n = 0; i < entries.length; i += max, n++) {
+			const slice = entries.slice(i, i + max);
+			const packet = packets[n] ?? {};
+			packets[n] = packet;
+			packet[channel] = {
+				set: slice.filter((entry): entry is PresenceUser => typeof entry !== "string"),
+				gone: slice.filter((entry): entry is string => typeof entry === "string"),
+			};
+		}
+	}
+	return packets;
+}
