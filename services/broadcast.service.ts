@@ -20,13 +20,23 @@ import {
 	HEADS_BATCH_MAX,
 	PRESENCE_EVENT,
 	PRESENCE_EVENT_PARAMS,
+	PRESENCE_USERS_MAX,
 	type PresenceEvent,
 	type StreamUser,
 } from "../src/contract";
 import type { HistoryPage } from "../src/history-store";
 import { parseChannel } from "../src/message";
 import { METRIC, registerChatMetrics } from "../src/metrics";
-import { PresenceTable, type ChannelCounts } from "../src/presence";
+import {
+	type ChannelCounts,
+	chunkUserChanges,
+	OwnUsers,
+	PresenceTable,
+	PresenceUsers,
+	type PresenceUser,
+	type UserChanges,
+	type UserDelta,
+} from "../src/presence";
 import { SSE_HEADERS, sseEvent, sseRetry } from "../src/sse-frame";
 
 export interface BroadcastSettings extends ServiceSettingSchema {
@@ -60,13 +70,19 @@ export interface OpenStreamOptions {
 interface BroadcastMethods {
 	openStream(res: StreamResponse, channel: string, options: OpenStreamOptions): Promise<void>;
 	announcePresence(channels: Iterable<string>): void;
-	notifyPresence(channel: string): void;
+	announceUsers(changes: Record<string, UserChanges>): void;
+	applyUsers(nodeID: string, channel: string, changes: UserChanges): void;
+	notifyPresence(channel: string, delta?: UserDelta): void;
 	checkHeads(): Promise<void>;
 }
 
 interface BroadcastVars {
 	hub: ChannelHub;
 	presence: PresenceTable;
+	/** Who is online per channel over all nodes (auth on: streams carry a user). */
+	users: PresenceUsers;
+	/** This node's own users, announced as changes. */
+	ownUsers: OwnUsers;
 	changedChannels: Set<string>;
 	timers: NodeJS.Timeout[];
 	stopListening: () => void;
@@ -92,7 +108,7 @@ function isBroadcastService(service: unknown): service is BroadcastService {
 
 type BroadcastConfig = Pick<
 	ChatcastConfig,
-	"sseHeartbeatMs" | "sseRetryMs" | "sseMaxBufferedBytes" | "sseResyncMs" | "replayCache"
+	"sseHeartbeatMs" | "sseRetryMs" | "sseMaxBufferedBytes" | "sseResyncMs" | "replayCache" | "auth"
 >;
 
 export function createBroadcastService(
@@ -131,6 +147,8 @@ export function createBroadcastService(
 						lastSeq: page.lastSeq,
 						subscribers: this.presence.total(channel),
 						byNode: this.presence.byNode(channel),
+						// Who is online, over all edges: with auth only (streams without a token have no user).
+						...(config.auth ? usersOf(this.users, channel) : {}),
 					};
 				},
 			},
@@ -153,7 +171,9 @@ export function createBroadcastService(
 					const sender = ctx.nodeID ?? ctx.params.nodeID;
 					if (sender === this.broker.nodeID || sender !== ctx.params.nodeID) return;
 					this.presence.update(sender, ctx.params.counts);
-					for (const channel of Object.keys(ctx.params.counts)) this.notifyPresence(channel);
+					const userChannels = Object.entries(ctx.params.users ?? {});
+					for (const [channel, changes] of userChannels) this.applyUsers(sender, channel, changes);
+					for (const channel of Object.keys(ctx.params.counts)) if (!ctx.params.users?.[channel]) this.notifyPresence(channel);
 				},
 			},
 
@@ -166,10 +186,12 @@ export function createBroadcastService(
 
 			"$node.connected"() {
 				this.announcePresence(this.hub.stats().map(s => s.channel));
+				this.announceUsers(this.ownUsers.all());
 			},
 
 			"$node.disconnected"(ctx: Context<{ node: { id: string } }>) {
-				for (const channel of this.presence.removeNode(ctx.params.node.id)) this.notifyPresence(channel);
+				const left = this.users.removeNode(ctx.params.node.id);
+				for (const channel of this.presence.removeNode(ctx.params.node.id)) this.notifyPresence(channel, left[channel]);
 			},
 		},
 
@@ -197,10 +219,37 @@ export function createBroadcastService(
 						res.writeHead(200, SSE_HEADERS);
 						res.write(sseRetry(this.settings.retryMs));
 						if (format === "chatcast") {
-							res.write(sseEvent({ event: "presence", data: JSON.stringify({ subscribers: this.presence.total(channel) }) }));
+							const users = config.auth ? usersOf(this.users, channel) : {};
+							res.write(
+								sseEvent({ event: "presence", data: JSON.stringify({ subscribers: this.presence.total(channel), ...users }) }),
+							);
 						}
 					},
 				});
+				const user = options.user;
+				if (!user || res.destroyed) return;
+				this.applyUsers(this.broker.nodeID, channel, this.ownUsers.open(channel, user));
+				res.once("close", () => this.applyUsers(this.broker.nodeID, channel, this.ownUsers.close(channel, user.userId)));
+			},
+
+			/** Tells the other broadcast nodes our users' changes, in packets of at most PRESENCE_USERS_MAX per channel. */
+			announceUsers(changes: Record<string, UserChanges>): void {
+				for (const users of chunkUserChanges(changes, PRESENCE_USERS_MAX)) {
+					this.broker
+						.broadcast<PresenceEvent>(
+							PRESENCE_EVENT,
+							{ nodeID: this.broker.nodeID, counts: {}, users },
+							{ groups: [BROADCAST_GROUP] },
+						)
+						.catch((err: Error) => this.logger.warn("Presence announcement failed:", err.message));
+				}
+			},
+
+			/** A node's user changes on a channel: the table, and who joined or left told to this node's streams. */
+			applyUsers(nodeID: string, channel: string, changes: UserChanges): void {
+				const delta = this.users.apply(nodeID, channel, changes);
+				if (nodeID === this.broker.nodeID) this.changedChannels.add(channel);
+				if (delta.joined.length > 0 || delta.left.length > 0) this.notifyPresence(channel, delta);
 			},
 
 			/** Tells the other broadcast nodes our counts for these channels (0 = none left). */
@@ -230,13 +279,20 @@ export function createBroadcastService(
 				}
 			},
 
-			notifyPresence(channel: string): void {
-				this.hub.notify(channel, "presence", { subscribers: this.presence.total(channel) });
+			notifyPresence(channel: string, delta?: UserDelta): void {
+				const changes = delta && {
+					...(delta.joined.length > 0 ? { joined: delta.joined.slice(0, PRESENCE_USERS_MAX) } : {}),
+					...(delta.left.length > 0 ? { left: delta.left.slice(0, PRESENCE_USERS_MAX) } : {}),
+					...(delta.joined.length > PRESENCE_USERS_MAX || delta.left.length > PRESENCE_USERS_MAX ? { truncated: true } : {}),
+				};
+				this.hub.notify(channel, "presence", { subscribers: this.presence.total(channel), ...changes });
 			},
 		},
 
 		created() {
 			this.presence = new PresenceTable();
+			this.users = new PresenceUsers();
+			this.ownUsers = new OwnUsers();
 			this.changedChannels = new Set();
 			this.timers = [];
 			const metrics = this.broker.metrics;
@@ -294,6 +350,7 @@ export function createBroadcastService(
 					const channels = [...this.changedChannels];
 					this.changedChannels.clear();
 					this.announcePresence(channels);
+					this.announceUsers(this.ownUsers.takeChanges());
 					for (const channel of channels) this.notifyPresence(channel);
 				}, this.settings.presenceIntervalMs),
 			);
@@ -307,4 +364,10 @@ export function createBroadcastService(
 			this.hub.closeAll(this.settings.shutdownRetryMs);
 		},
 	};
+}
+
+/** A channel's users over all nodes as clients see them: at most PRESENCE_USERS_MAX, `usersTruncated` beyond. */
+function usersOf(users: PresenceUsers, channel: string): { users: PresenceUser[]; usersTruncated?: true } {
+	const list = users.list(channel, PRESENCE_USERS_MAX);
+	return list.truncated ? { users: list.users, usersTruncated: true } : { users: list.users };
 }

@@ -195,3 +195,79 @@ export function chunkUserChanges(changes: Record<string, UserChanges>, max: numb
 	}
 	return packets;
 }
+
+/**
+ * This node's own users per channel, counted per stream: what it announces to the other nodes as
+ * `UserChanges` (only the users that changed since the last announcement).
+ *
+ * @example
+ *   own.open("room", { userId: "bob", name: "Bob" }); // { set: [{ userId: "bob", name: "Bob", connections: 1 }], gone: [] }
+ *   own.close("room", "bob");                         // { set: [], gone: ["bob"] }
+ *   own.takeChanges();                                // { room: { set: [], gone: ["bob"] } }
+ */
+export class OwnUsers {
+	/** channel → userId → user */
+	private readonly channels = new Map<string, Map<string, PresenceUser>>();
+	/** channel → userIds changed since the last takeChanges() */
+	private readonly changed = new Map<string, Set<string>>();
+
+	/** One more stream of `user` on `channel`; returns the change to apply (the user's new count). */
+	open(channel: string, user: { userId: string; name: string }): UserChanges {
+		let users = this.channels.get(channel);
+		if (!users) {
+			users = new Map();
+			this.channels.set(channel, users);
+		}
+		const entry = users.get(user.userId) ?? { userId: user.userId, name: user.name, connections: 0 };
+		entry.connections++;
+		users.set(user.userId, entry);
+		this.mark(channel, user.userId);
+		return { set: [{ ...entry }], gone: [] };
+	}
+
+	/** One stream fewer; returns the change to apply (the user's new count, or gone). */
+	close(channel: string, userId: string): UserChanges {
+		const users = this.channels.get(channel);
+		const entry = users?.get(userId);
+		this.mark(channel, userId);
+		if (!users || !entry) return { set: [], gone: [userId] };
+		entry.connections--;
+		if (entry.connections > 0) return { set: [{ ...entry }], gone: [] };
+		users.delete(userId);
+		if (users.size === 0) this.channels.delete(channel);
+		return { set: [], gone: [userId] };
+	}
+
+	/** The changes since the last call, per channel (then forgotten). */
+	takeChanges(): Record<string, UserChanges> {
+		const out: Record<string, UserChanges> = {};
+		for (const [channel, userIds] of this.changed) {
+			const users = this.channels.get(channel);
+			const changes: UserChanges = { set: [], gone: [] };
+			for (const userId of userIds) {
+				const entry = users?.get(userId);
+				if (entry) changes.set.push({ ...entry });
+				else changes.gone.push(userId);
+			}
+			out[channel] = changes;
+		}
+		this.changed.clear();
+		return out;
+	}
+
+	/** Every own user of every channel, for a node that just joined. */
+	all(): Record<string, UserChanges> {
+		const out: Record<string, UserChanges> = {};
+		for (const [channel, users] of this.channels) out[channel] = { set: [...users.values()].map(u => ({ ...u })), gone: [] };
+		return out;
+	}
+
+	private mark(channel: string, userId: string): void {
+		let ids = this.changed.get(channel);
+		if (!ids) {
+			ids = new Set();
+			this.changed.set(channel, ids);
+		}
+		ids.add(userId);
+	}
+}

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import Validator from "fastest-validator";
 import { PRESENCE_EVENT_PARAMS, PRESENCE_USERS_MAX } from "../../src/contract";
-import { chunkUserChanges, PresenceUsers, type PresenceUser } from "../../src/presence";
+import { chunkUserChanges, OwnUsers, PresenceUsers, type PresenceUser } from "../../src/presence";
 
 const user = (userId: string, connections = 1): PresenceUser => ({ userId, name: userId.toUpperCase(), connections });
 
@@ -87,5 +87,26 @@ describe("PRESENCE_EVENT_PARAMS users", () => {
 		expect(check(event({ [channel]: { set: [user("x".repeat(257))], gone: [] } }))).not.toBe(true);
 		expect(check(event({ [channel]: { set: [user("ada", 0)], gone: [] } }))).not.toBe(true);
 		expect(check(event({ "not-a-channel": { set: [], gone: [] } }))).not.toBe(true);
+	});
+});
+
+describe("OwnUsers", () => {
+	test("counts a node's streams per user and announces only what changed since the last time", () => {
+		const own = new OwnUsers();
+		expect(own.open("room", { userId: "bob", name: "Bob" })).toEqual({
+			set: [{ userId: "bob", name: "Bob", connections: 1 }],
+			gone: [],
+		});
+		expect(own.open("room", { userId: "bob", name: "Bob" }).set[0]?.connections).toBe(2);
+		own.open("hall", { userId: "ada", name: "Ada" });
+		expect(own.takeChanges()).toEqual({
+			room: { set: [{ userId: "bob", name: "Bob", connections: 2 }], gone: [] },
+			hall: { set: [{ userId: "ada", name: "Ada", connections: 1 }], gone: [] },
+		});
+		expect(own.takeChanges()).toEqual({});
+		expect(own.close("room", "bob")).toEqual({ set: [{ userId: "bob", name: "Bob", connections: 1 }], gone: [] });
+		expect(own.close("room", "bob")).toEqual({ set: [], gone: ["bob"] });
+		expect(own.takeChanges()).toEqual({ room: { set: [], gone: ["bob"] } });
+		expect(own.all()).toEqual({ hall: { set: [{ userId: "ada", name: "Ada", connections: 1 }], gone: [] } });
 	});
 });
