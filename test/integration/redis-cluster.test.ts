@@ -8,8 +8,8 @@ import calculateSlot from "cluster-key-slot";
 import { RedisRateLimiter } from "../../src/rate-limiter";
 import { connectRedis, masters, type RedisConnection, type RedisTarget, whenReady } from "../../src/redis-connection";
 import { RedisHistory } from "../../src/redis-history";
-import { CONTRACT_OPTIONS, draft, historyStoreContract } from "../support/history-store-contract";
-import { type RedisClusterTopology, startRedisCluster } from "../support/redis-topology";
+import { CONTRACT_OPTIONS, draft } from "../support/history-store-contract";
+import { type RedisClusterTopology, redisTopologyContract, startRedisCluster } from "../support/redis-topology";
 
 let topology: RedisClusterTopology;
 let target: RedisTarget;
@@ -23,16 +23,7 @@ afterAll(async () => {
 	await topology.stop();
 });
 
-historyStoreContract("RedisHistory on a Redis Cluster", {
-	create: () => new RedisHistory(target, { ...CONTRACT_OPTIONS, keyPrefix: prefix }),
-	async restart(store, channel) {
-		const admin = connectRedis(target, {});
-		await whenReady(admin, 5000);
-		await admin.del(`${prefix}{${channel}}:head`, `${prefix}{${channel}}:log`);
-		admin.disconnect();
-		return store;
-	},
-});
+redisTopologyContract("RedisHistory on a Redis Cluster", () => target, prefix);
 
 describe("Redis Cluster", () => {
 	let admin: RedisConnection;

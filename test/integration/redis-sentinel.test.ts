@@ -5,10 +5,10 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ChatMessage } from "../../src/message";
-import { connectRedis, type RedisTarget, whenReady } from "../../src/redis-connection";
+import type { RedisTarget } from "../../src/redis-connection";
 import { RedisHistory } from "../../src/redis-history";
-import { CONTRACT_OPTIONS, draft, historyStoreContract } from "../support/history-store-contract";
-import { type SentinelTopology, startSentinelGroup } from "../support/redis-topology";
+import { CONTRACT_OPTIONS, draft } from "../support/history-store-contract";
+import { type SentinelTopology, redisTopologyContract, startSentinelGroup } from "../support/redis-topology";
 
 let topology: SentinelTopology;
 let target: RedisTarget;
@@ -22,16 +22,7 @@ afterAll(async () => {
 	await topology.stop();
 });
 
-historyStoreContract("RedisHistory through Redis Sentinel", {
-	create: () => new RedisHistory(target, { ...CONTRACT_OPTIONS, keyPrefix: prefix }),
-	async restart(store, channel) {
-		const admin = connectRedis(target, {});
-		await whenReady(admin, 5000);
-		await admin.del(`${prefix}{${channel}}:head`, `${prefix}{${channel}}:log`);
-		admin.disconnect();
-		return store;
-	},
-});
+redisTopologyContract("RedisHistory through Redis Sentinel", () => target, prefix);
 
 test("the master is killed while publishing: publishes resume within seconds, no accepted message is lost", async () => {
 	const store = new RedisHistory(target, { ...CONTRACT_OPTIONS, limit: 10_000, keyPrefix: prefix, minReplicas: 1 });

@@ -13,7 +13,9 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import Redis from "ioredis";
-import type { RedisNode } from "../../src/redis-connection";
+import { connectRedis, type RedisNode, type RedisTarget, whenReady } from "../../src/redis-connection";
+import { RedisHistory } from "../../src/redis-history";
+import { CONTRACT_OPTIONS, historyStoreContract } from "./history-store-contract";
 import { freePort, waitFor } from "./node-process";
 
 const run = promisify(execFile);
@@ -204,4 +206,24 @@ export async function startSentinelGroup(options: { replicas: number; sentinels:
 		},
 		stop: () => stopTopology(topology),
 	};
+}
+
+/**
+ * The history-store contract against RedisHistory on a topology's `target()` (known once it started),
+ * with keys under `prefix`; a "restart" forgets the channel's keys, as a lost Redis would.
+ *
+ * @example
+ *   redisTopologyContract("RedisHistory on a Redis Cluster", () => target, prefix);
+ */
+export function redisTopologyContract(name: string, target: () => RedisTarget, prefix: string): void {
+	historyStoreContract(name, {
+		create: () => new RedisHistory(target(), { ...CONTRACT_OPTIONS, keyPrefix: prefix }),
+		async restart(store, channel) {
+			const admin = connectRedis(target(), {});
+			await whenReady(admin, 5000);
+			await admin.del(`${prefix}{${channel}}:head`, `${prefix}{${channel}}:log`);
+			admin.disconnect();
+			return store;
+		},
+	});
 }
