@@ -3,6 +3,7 @@
  * verifier (HS256 and a JWKS served from this process), the gate's decisions, development tokens and
  * the AUTH_* configuration.
  */
+import { configProblems } from "../support/config-problems";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
@@ -223,14 +224,7 @@ describe("development tokens", () => {
 
 describe("AUTH_* configuration", () => {
 	const secret = "s".repeat(32);
-	const problems = (env: Record<string, string>): string => {
-		try {
-			loadConfig(env);
-			return "";
-		} catch (err) {
-			return (err as Error).message;
-		}
-	};
+	const problems = configProblems;
 
 	test("off without a key; a secret or a JWKS URL turns it on (mode publish unless AUTH_MODE says all)", () => {
 		expect(loadConfig({}).auth).toBeUndefined();

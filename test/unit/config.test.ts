@@ -1,3 +1,4 @@
+import { configProblems } from "../support/config-problems";
 import { loadConfig } from "../../src/config";
 
 describe("configuration", () => {
@@ -94,14 +95,7 @@ describe("configuration", () => {
 	});
 
 	test("exactly one way to Redis, each with what it needs", () => {
-		const problems = (env: Record<string, string>): string => {
-			try {
-				loadConfig(env);
-				return "";
-			} catch (err) {
-				return (err as Error).message;
-			}
-		};
+		const problems = configProblems;
 		expect(problems({ REDIS_URL: "redis://r:6379", REDIS_CLUSTER_NODES: "r:7000" })).toContain(
 			"Set one of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES (got REDIS_URL, REDIS_CLUSTER_NODES)",
 		);
