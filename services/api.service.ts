@@ -19,25 +19,21 @@ import type { ChatcastConfig } from "../src/config";
 import { createEdgeGuard, type EdgeGuard } from "../src/edge-guard";
 import { answerClientError, errorAnswer } from "../src/error-answer";
 import { chatError, toErrorBody } from "../src/errors";
-import {
-	bodyLimit,
-	CONTENT_SECURITY_POLICY,
-	isFilePath,
-	mediaType,
-	type PublishRequest,
-	publishParams,
-	requestIdOf,
-} from "../src/http-request";
+import { bodyLimit, CONTENT_SECURITY_POLICY, isFilePath, mediaType, requestIdOf } from "../src/http-request";
 import { memoryCheck, type StoreMemory } from "../src/history-store";
 import type { StreamUser } from "../src/contract";
-import { isReservedAuthor, parseChannel, RESERVED_AUTHOR } from "../src/message";
+import { parseChannel } from "../src/message";
+import type { Publish } from "../src/publish";
+import { admitPublish, matchPublishRequest, type PublishRouteDeps, servePublish } from "../src/publish-route";
 import { rateLimitConnection } from "../src/rate-limiter";
 import { matchStreamRequest, openChannelStream, serveStream, type StreamRouteDeps } from "../src/stream-route";
 import { closeRedis, type RedisConnection } from "../src/redis-connection";
 import { localBroadcast } from "./broadcast.service";
 
-/** What moleculer-web adds to a request. */
-interface GatewayRequest extends PublishRequest {
+/** What moleculer-web adds to a request: its body and the action's params so far. */
+interface GatewayRequest extends IncomingMessage {
+	$params: Record<string, unknown>;
+	body?: unknown;
 	/** The matched route's path (`/api`, `/chat`); undefined outside the routes. */
 	baseUrl?: string;
 }
@@ -70,6 +66,8 @@ interface ApiVars {
 	identities: WeakMap<IncomingMessage, Identity>;
 	/** What the stream routes need, also when they bypass moleculer-web (src/stream-route.ts). */
 	streams: StreamRouteDeps;
+	/** What the lean publish route needs (src/publish-route.ts); undefined when this node does not publish locally. */
+	publishes?: PublishRouteDeps;
 	/** The connection the shared rate limits use; undefined without Redis (limits per process). */
 	limitsRedis?: RedisConnection;
 	server: http.Server;
@@ -96,7 +94,11 @@ type ApiConfig = Pick<
 	| "auth"
 >;
 
-export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettings, ApiMethods, ApiVars> {
+/**
+ * `publish`: the node's own publish (it runs ingest and history): the plain publish requests are then
+ * served without moleculer-web (src/publish-route.ts); without it every publish is a call to ingest.publish.
+ */
+export function createApiService(config: ApiConfig, publish?: Publish): ServiceSchema<GatewaySettings, ApiMethods, ApiVars> {
 	const limit = bodyLimit(config.maxMessageBytes);
 	return {
 		name: "api",
@@ -219,6 +221,14 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 				sendError: (req, res, err) => this.sendChatError(req, res, err),
 				logRequestOnce: (req, res, requestID, names) => this.logRequestOnce(req, res, requestID, names),
 			};
+			this.publishes = publish && {
+				tokenOf: req => this.tokens.get(req),
+				auth: this.auth,
+				guard: this.guard,
+				publish,
+				sendError: (req, res, err) => this.sendChatError(req, res, err),
+				logRequestOnce: (req, res, requestID, names) => this.logRequestOnce(req, res, requestID, names),
+			};
 		},
 
 		async stopped() {
@@ -284,24 +294,20 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 
 		methods: {
 			/**
-			 * Before a call on a channel: the token (if any) verified once, the channel allowed, the author
-			 * not `system`, the publish rate limit counted per user (else per address). The identity goes to
-			 * ingest in `ctx.meta.user` (never from the body) and to the stream through `identities`.
+			 * Before a call on a channel: a publish is admitted (admitPublish: the token, the author, the rate
+			 * limit) with its user in `ctx.meta.user` for ingest (never from the body); a read verifies the token,
+			 * whose identity goes to the stream through `identities`.
 			 */
 			async authorize(ctx: Context<unknown, ApiMeta>, req: GatewayRequest, alias: MatchedAlias): Promise<void> {
-				const publish = req.method === "POST";
-				if (publish) publishParams(req);
+				if (req.method === "POST") {
+					const user = await admitPublish(req, req.$params, req.body, this.tokens.get(req), this);
+					if (user) ctx.meta.user = user;
+					return;
+				}
 				if (!alias.path?.includes(":channel")) return;
 				const channel = parseChannel(req.$params.channel);
-				const identity = await this.auth.admit(this.tokens.get(req), publish ? "publish" : "read", channel);
+				const identity = await this.auth.admit(this.tokens.get(req), "read", channel);
 				if (identity) this.identities.set(req, identity);
-				if (!publish) return;
-				const user = identity && { userId: identity.userId, name: identity.name };
-				const author = user ? user.name : req.$params.author;
-				if (isReservedAuthor(author))
-					throw chatError("INVALID_AUTHOR", undefined, `The author "${RESERVED_AUTHOR}" is reserved for the operator REPL.`);
-				if (user) ctx.meta.user = user;
-				await this.guard.checkPublish(req, user);
 			},
 
 			/** One line per request when it is done (a stream: when it closes), with route, status, duration and request id. */
@@ -376,6 +382,8 @@ export function createApiService(config: ApiConfig): ServiceSchema<GatewaySettin
 				if (screened !== "pass") return this.sendChatError(req, res, screened.refused);
 				const stream = matchStreamRequest(req);
 				if (stream) return serveStream(req, res, stream, this.streams);
+				const publish = this.publishes && matchPublishRequest(req, limit);
+				if (publish && this.publishes) return servePublish(req, res, publish, this.publishes);
 				return gatewayMethods.httpHandler.call(this, req, res, next);
 			},
 		},

@@ -8,60 +8,32 @@
  *   await ctx.call("history.range", { channel, after: 41, limit: 50 });      // → { channel, epoch, messages, oldestSeq, lastSeq }
  *   await ctx.call("history.ping");                                          // → { ok, store, memory?: { usedBytes, maxBytes } }
  */
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import type { ChatcastConfig } from "../src/config";
+import type { Context, ServiceBroker, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { HEADS_BATCH_MAX, HISTORY_PAGE_MAX } from "../src/contract";
-import { chatError } from "../src/errors";
-import { IDEMPOTENCY_SECONDS, type HistoryStore, type HistoryStoreOptions } from "../src/history-store";
-import { MemoryHistory } from "../src/memory-history";
+import { createHistoryStore, GuardedHistory, type HistoryConfig, type StoreFailureReport } from "../src/guarded-history";
 import { parseChannel, type MessageDraft } from "../src/message";
 import { METRIC, registerChatMetrics } from "../src/metrics";
 import type { RedisTarget } from "../src/redis-connection";
-import { RedisHistory } from "../src/redis-history";
-import { classifyStoreError, type StoreOperation } from "../src/store-errors";
 
 export interface HistorySettings extends ServiceSettingSchema {
 	redis?: RedisTarget;
-	minReplicas: number;
-	waitTimeoutMs: number;
-	keyPrefix: string;
-	limit: number;
-	ttlSeconds: number;
-	pageMaxBytes: number;
-}
-
-interface HistoryMethods {
-	guard<T>(operation: StoreOperation, work: () => Promise<T>): Promise<T>;
 }
 
 interface HistoryVars {
-	store: HistoryStore;
+	history: GuardedHistory;
 }
 
-type HistoryConfig = Pick<
-	ChatcastConfig,
-	| "redis"
-	| "redisMinReplicas"
-	| "redisWaitTimeoutMs"
-	| "namespace"
-	| "historyLimit"
-	| "historyTtlSeconds"
-	| "historyPageMaxBytes"
-	| "memoryHistoryMaxBytes"
->;
 
-export function createHistoryService(config: HistoryConfig): ServiceSchema<HistorySettings, HistoryMethods, HistoryVars> {
+/**
+ * `shared`: this node's store when other services of the node use it in-process too (services/index.ts);
+ * without it the service makes its own.
+ */
+export function createHistoryService(config: HistoryConfig, shared?: GuardedHistory): ServiceSchema<HistorySettings, object, HistoryVars> {
 	return {
 		name: "history",
 
 		settings: {
 			redis: config.redis,
-			minReplicas: config.redisMinReplicas,
-			waitTimeoutMs: config.redisWaitTimeoutMs,
-			keyPrefix: `${config.namespace}:`,
-			limit: config.historyLimit,
-			ttlSeconds: config.historyTtlSeconds,
-			pageMaxBytes: config.historyPageMaxBytes,
 			$secureSettings: ["redis"],
 		},
 
@@ -78,7 +50,7 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 					clientMsgId: { type: "string", optional: true },
 				},
 				handler(ctx: Context<MessageDraft>) {
-					return this.guard("append", () => this.store.append(ctx.params));
+					return this.history.append(ctx.params);
 				},
 			},
 
@@ -90,7 +62,7 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 				},
 				async handler(ctx: Context<{ channel: string; after?: number; limit?: number }>) {
 					const channel = parseChannel(ctx.params.channel);
-					const page = await this.guard("other", () => this.store.range(channel, ctx.params.after ?? 0, ctx.params.limit ?? 50));
+					const page = await this.history.guard("other", () => this.history.store.range(channel, ctx.params.after ?? 0, ctx.params.limit ?? 50));
 					return { channel, ...page };
 				},
 			},
@@ -101,7 +73,7 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 				params: { channels: { type: "array", items: "string", max: HEADS_BATCH_MAX } },
 				async handler(ctx: Context<{ channels: string[] }>) {
 					const channels = ctx.params.channels.map(parseChannel);
-					return this.guard("other", () => this.store.lastSeqs(channels));
+					return this.history.guard("other", () => this.history.store.lastSeqs(channels));
 				},
 			},
 
@@ -110,69 +82,47 @@ export function createHistoryService(config: HistoryConfig): ServiceSchema<Histo
 				params: { channel: "string" },
 				async handler(ctx: Context<{ channel: string }>) {
 					const channel = parseChannel(ctx.params.channel);
-					return { channel, purged: await this.guard("other", () => this.store.purge(channel)) };
+					return { channel, purged: await this.history.guard("other", () => this.history.store.purge(channel)) };
 				},
 			},
 
 			ping: {
 				visibility: "public",
 				async handler() {
-					const memory = await this.guard("other", () => this.store.ping());
+					const memory = await this.history.guard("other", () => this.history.store.ping());
 					return { ok: true, store: this.settings.redis ? "redis" : "memory", memory };
 				},
 			},
 		},
 
-		methods: {
-			/**
-			 * Store failures become 503s that say what happened to the data (STORE_FULL, STORE_UNAVAILABLE or,
-			 * for an append, OUTCOME_UNKNOWN: src/store-errors.ts); the driver's text goes to the log only.
-			 */
-			async guard<T>(operation: StoreOperation, work: () => Promise<T>): Promise<T> {
-				try {
-					return await work();
-				} catch (err) {
-					this.broker.metrics.increment(METRIC.HISTORY_ERRORS);
-					const type = classifyStoreError(err, operation);
-					this.logger.warn(`History store failed (${operation} → ${type}):`, (err as Error).message);
-					throw chatError(type);
-				}
-			},
-		},
-
 		created() {
 			registerChatMetrics(this.broker.metrics, [METRIC.HISTORY_ERRORS]);
-			const options: HistoryStoreOptions = {
-				limit: this.settings.limit,
-				ttlSeconds: this.settings.ttlSeconds,
-				idempotencySeconds: IDEMPOTENCY_SECONDS,
-				pageMaxBytes: this.settings.pageMaxBytes,
-			};
-			if (this.settings.redis) {
-				this.store = new RedisHistory(this.settings.redis, {
-					...options,
-					keyPrefix: this.settings.keyPrefix,
-					minReplicas: this.settings.minReplicas,
-					waitTimeoutMs: this.settings.waitTimeoutMs,
-				});
-			} else {
-				this.store = new MemoryHistory({ ...options, maxBytes: config.memoryHistoryMaxBytes });
+			this.history = shared ?? new GuardedHistory(createHistoryStore(config), historyFailureReport(this.broker));
+			if (!config.redis)
 				this.logger.warn(
 					"No Redis configured (REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES): history is in memory, for this single process only (development).",
 				);
-			}
 		},
 
 		async started() {
 			try {
-				await this.store.ping();
+				await this.history.store.ping();
 			} catch (err) {
 				this.logger.error("History store does not answer yet; publishes get 503 until it does:", (err as Error).message);
 			}
 		},
 
 		async stopped() {
-			await this.store.close();
+			await this.history.store.close();
 		},
+	};
+}
+
+/** How a history store failure is reported: counted (chatcast_history_errors_total) and logged with the driver's text. */
+export function historyFailureReport(broker: ServiceBroker): StoreFailureReport {
+	const logger = broker.getLogger("history");
+	return (operation, type, err) => {
+		broker.metrics.increment(METRIC.HISTORY_ERRORS);
+		logger.warn(`History store failed (${operation} → ${type}):`, err instanceof Error ? err.message : String(err));
 	};
 }

@@ -1,6 +1,10 @@
 /**
  * Creates the services a node runs (`SERVICES`) from its parsed configuration.
  *
+ * A node that runs history shares its store with its other services: ingest appends to it in-process,
+ * and when the node runs ingest too, the gateway's lean publish route (src/publish-route.ts) publishes
+ * without a Moleculer call.
+ *
  * @example
  *   const config = loadConfigOrExit(process.env);
  *   const broker = new ServiceBroker(createBrokerOptions(config, url));
@@ -9,10 +13,12 @@
 import type { Service, ServiceBroker } from "moleculer";
 import { type ChannelBus, LocalChannelBus } from "../src/channel-bus";
 import type { ChatcastConfig, ServiceName } from "../src/config";
+import { createHistoryStore, GuardedHistory } from "../src/guarded-history";
+import { type Publish, publishMessage } from "../src/publish";
 import { createApiService } from "./api.service";
 import { createBroadcastService } from "./broadcast.service";
-import { createHistoryService } from "./history.service";
-import { createIngestService } from "./ingest.service";
+import { createHistoryService, historyFailureReport } from "./history.service";
+import { createIngestService, publishDeps } from "./ingest.service";
 
 export { createApiService, createBroadcastService, createHistoryService, createIngestService };
 
@@ -21,10 +27,18 @@ export function createServices(
 	config: ChatcastConfig,
 	bus: ChannelBus = new LocalChannelBus(),
 ): Service[] {
+	const runs = (name: ServiceName): boolean => config.services.includes(name);
+	const history = runs("history") ? new GuardedHistory(createHistoryStore(config), historyFailureReport(broker)) : undefined;
+	let publish: Publish | undefined;
+	if (history && runs("ingest")) {
+		const deps = publishDeps(config, bus, broker);
+		const append = history.append.bind(history);
+		publish = (input, user) => publishMessage(input, user, append, deps);
+	}
 	const create: Record<ServiceName, () => Service> = {
-		api: () => broker.createService(createApiService(config)),
-		ingest: () => broker.createService(createIngestService(config, bus)),
-		history: () => broker.createService(createHistoryService(config)),
+		api: () => broker.createService(createApiService(config, publish)),
+		ingest: () => broker.createService(createIngestService(config, bus, history)),
+		history: () => broker.createService(createHistoryService(config, history)),
 		broadcast: () => broker.createService(createBroadcastService(config, bus)),
 	};
 	return config.services.map(name => create[name]());

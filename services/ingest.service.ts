@@ -1,21 +1,23 @@
 /**
- * ingest — accepts a message: validates it, has history store and number it, then fans it out over the
- * channel bus (src/channel-bus.ts) to the nodes subscribed to its channel.
- * A message is accepted (2xx) only once stored; nothing is broadcast that is not stored.
+ * ingest — accepts a message over Moleculer (src/publish.ts: validate, have history store and number it,
+ * then fan it out over the channel bus to the nodes subscribed to its channel). A message is accepted
+ * (2xx) only once stored; nothing is broadcast that is not stored. The gateway's lean publish route
+ * (src/publish-route.ts) runs the same function without a Moleculer call.
  *
  * @example
  *   broker.createService(createIngestService(config, channelBus));
  *   await ctx.call("ingest.publish", { channel, text: "hello", author: "ada", clientMsgId: "c-1" });
  *   // → the stored message; ctx.meta.$statusCode is 201, or 200 for a repeated clientMsgId
  */
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import type { ChatcastConfig } from "../src/config";
+import type { Context, ServiceBroker, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { ChannelBus } from "../src/channel-bus";
+import type { ChatcastConfig } from "../src/config";
 import type { StreamUser } from "../src/contract";
-import { publishFailure } from "../src/errors";
+import type { GuardedHistory } from "../src/guarded-history";
 import type { AppendResult } from "../src/history-store";
-import { type ChatMessage, createDraft, type PublishInput } from "../src/message";
+import type { ChatMessage, MessageDraft, PublishInput } from "../src/message";
 import { METRIC, registerChatMetrics } from "../src/metrics";
+import { type PublishDeps, publishMessage } from "../src/publish";
 
 export interface IngestSettings extends ServiceSettingSchema {
 	maxMessageBytes: number;
@@ -29,10 +31,30 @@ interface PublishMeta {
 	user?: StreamUser;
 }
 
+interface IngestVars {
+	deps: PublishDeps;
+}
+
+/**
+ * What a publish needs besides its store, for the node's broker: the channel bus, the metric it counts,
+ * the log its store failures go to.
+ */
+export function publishDeps(config: Pick<ChatcastConfig, "maxMessageBytes">, bus: ChannelBus, broker: ServiceBroker): PublishDeps {
+	const logger = broker.getLogger("ingest");
+	return {
+		maxMessageBytes: config.maxMessageBytes,
+		bus,
+		published: () => broker.metrics.increment(METRIC.PUBLISHED),
+		warn: (line, err) => logger.warn(line, err instanceof Error ? err.message : String(err)),
+	};
+}
+
+/** `local`: this node's own history store (it runs history too): appends go to it in-process. */
 export function createIngestService(
 	config: Pick<ChatcastConfig, "maxMessageBytes">,
 	bus: ChannelBus,
-): ServiceSchema<IngestSettings> {
+	local?: GuardedHistory,
+): ServiceSchema<IngestSettings, object, IngestVars> {
 	return {
 		name: "ingest",
 
@@ -50,30 +72,20 @@ export function createIngestService(
 					clientMsgId: "any|optional",
 				},
 				async handler(ctx: Context<PublishInput, PublishMeta>): Promise<ChatMessage> {
-					const draft = createDraft(ctx.params, this.settings, new Date(), ctx.meta.user);
-					let result: AppendResult;
-					try {
-						result = await ctx.call<AppendResult, typeof draft>("history.append", draft);
-					} catch (err) {
-						this.logger.warn("history.append failed:", (err as Error).message);
-						throw publishFailure(err);
-					}
-					// To the nodes with subscribers of the channel. A repeat is sent again too: broadcast nodes drop seqs
-					// they have, and it heals a lost packet. The message is stored, so a failed fan-out is not the
-					// client's failure: nodes repair from history.
-					bus.publish(result.message);
-					ctx.meta.$statusCode = result.created ? 201 : 200;
-					// Where the message can be read back: the history page that holds exactly it.
-					const { channel, seq } = result.message;
-					ctx.meta.$location = `/api/channels/${channel}/messages?after=${seq - 1}&limit=1`;
-					if (result.created) this.broker.metrics.increment(METRIC.PUBLISHED);
-					return result.message;
+					const append = local
+						? (draft: MessageDraft) => local.append(draft)
+						: (draft: MessageDraft) => ctx.call<AppendResult, MessageDraft>("history.append", draft);
+					const outcome = await publishMessage(ctx.params, ctx.meta.user, append, this.deps);
+					ctx.meta.$statusCode = outcome.status;
+					ctx.meta.$location = outcome.location;
+					return outcome.message;
 				},
 			},
 		},
 
 		created() {
 			registerChatMetrics(this.broker.metrics, [METRIC.PUBLISHED]);
+			this.deps = publishDeps(config, bus, this.broker);
 		},
 	};
 }

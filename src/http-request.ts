@@ -4,10 +4,10 @@
  *
  * @example
  *   requestIdOf(req.headers["x-request-id"]);  // the client's id if sane, else a new UUID
- *   publishParams(req);                         // text/plain body → text; Idempotency-Key → clientMsgId
+ *   publishParams(req.$params, req.body, req.headers); // text/plain body → text; Idempotency-Key → clientMsgId
  */
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { clientMsgIdMismatch } from "./errors";
 
 /** An X-Request-ID we accept from a client (or proxy); anything else is replaced by a new id. */
@@ -27,24 +27,27 @@ export function mediaType(req: IncomingMessage): string {
 	return (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
 }
 
-/** A request as moleculer-web hands it to a route hook: its body and the action's params so far. */
-export interface PublishRequest extends IncomingMessage {
-	$params: Record<string, unknown>;
-	body?: unknown;
-}
-
 /**
  * What every publish route takes from the request besides its own params: a text body (text/plain, or
  * anything on the legacy route) is the message text, and the standard `Idempotency-Key` header is the
- * `clientMsgId` (a body that names a different one is refused).
+ * `clientMsgId` (a body that names a different one is refused). Changes `params` in place.
+ *
+ * @example
+ *   publishParams(params, "hi", req.headers); // params.text = "hi"; params.clientMsgId = the header, if any
  */
-export function publishParams(req: PublishRequest): void {
-	if (typeof req.body === "string") req.$params.text = req.body;
-	const key = req.headers["idempotency-key"];
+export function publishParams(params: Record<string, unknown>, body: unknown, headers: IncomingHttpHeaders): void {
+	if (typeof body === "string") params.text = body;
+	const key = headers["idempotency-key"];
 	if (key === undefined) return;
-	const current = req.$params.clientMsgId;
+	const current = params.clientMsgId;
 	if (current !== undefined && current !== null && current !== key) throw clientMsgIdMismatch();
-	req.$params.clientMsgId = key;
+	params.clientMsgId = key;
+}
+
+/** The request id moleculer-web gives a request: `X-Correlation-ID` if non-empty, else `X-Request-ID`, if sane (requestIdOf). */
+export function requestIdOfHeaders(headers: IncomingHttpHeaders): string {
+	const given = headers["x-correlation-id"] || headers["x-request-id"];
+	return requestIdOf(typeof given === "string" ? given : undefined);
 }
 
 /**

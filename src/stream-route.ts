@@ -17,7 +17,7 @@ import type { StreamFormat } from "./channel-hub";
 import type { StreamUser } from "./contract";
 import type { EdgeGuard } from "./edge-guard";
 import { chatError } from "./errors";
-import { requestIdOf } from "./http-request";
+import { requestIdOfHeaders } from "./http-request";
 import { parseChannel, parseLastEventId } from "./message";
 
 /** A stream request: its channel and resume point as the client sent them (checked by openChannelStream). */
@@ -81,8 +81,7 @@ export function matchStreamRequest(req: IncomingMessage): StreamRequest | undefi
 
 /** Serves a plain stream request: its request id and log line (as moleculer-web's root call gives them), then the stream. */
 export function serveStream(req: IncomingMessage, res: ServerResponse, stream: StreamRequest, deps: StreamRouteDeps): void {
-	const given = req.headers["x-correlation-id"] ?? req.headers["x-request-id"];
-	const requestID = requestIdOf(typeof given === "string" ? given : undefined);
+	const requestID = requestIdOfHeaders(req.headers);
 	res.setHeader("X-Request-ID", requestID);
 	deps.logRequestOnce(req, res, requestID, { route: stream.route, path: stream.logPath });
 	void openChannelStream(req, res, stream, deps);
