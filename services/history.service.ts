@@ -23,12 +23,14 @@ interface HistoryVars {
 	history: GuardedHistory;
 }
 
-
 /**
  * `shared`: this node's store when other services of the node use it in-process too (services/index.ts);
  * without it the service makes its own.
  */
-export function createHistoryService(config: HistoryConfig, shared?: GuardedHistory): ServiceSchema<HistorySettings, object, HistoryVars> {
+export function createHistoryService(
+	config: HistoryConfig,
+	shared?: GuardedHistory,
+): ServiceSchema<HistorySettings, object, HistoryVars> {
 	return {
 		name: "history",
 
@@ -62,7 +64,9 @@ export function createHistoryService(config: HistoryConfig, shared?: GuardedHist
 				},
 				async handler(ctx: Context<{ channel: string; after?: number; limit?: number }>) {
 					const channel = parseChannel(ctx.params.channel);
-					const page = await this.history.guard("other", () => this.history.store.range(channel, ctx.params.after ?? 0, ctx.params.limit ?? 50));
+					const page = await this.history.guard("other", () =>
+						this.history.store.range(channel, ctx.params.after ?? 0, ctx.params.limit ?? 50),
+					);
 					return { channel, ...page };
 				},
 			},

@@ -39,7 +39,11 @@ interface IngestVars {
  * What a publish needs besides its store, for the node's broker: the channel bus, the metric it counts,
  * the log its store failures go to.
  */
-export function publishDeps(config: Pick<ChatcastConfig, "maxMessageBytes">, bus: ChannelBus, broker: ServiceBroker): PublishDeps {
+export function publishDeps(
+	config: Pick<ChatcastConfig, "maxMessageBytes">,
+	bus: ChannelBus,
+	broker: ServiceBroker,
+): PublishDeps {
 	const logger = broker.getLogger("ingest");
 	return {
 		maxMessageBytes: config.maxMessageBytes,

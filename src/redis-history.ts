@@ -31,7 +31,15 @@ import {
 	PAGE_MAX_BYTES,
 	type StoreMemory,
 } from "./history-store";
-import { closeRedis, connectRedis, masters, type RedisConnection, type RedisTarget, whenReady } from "./redis-connection";
+import {
+	closeRedis,
+	connectRedis,
+	masters,
+	type RedisConnection,
+	type RedisTarget,
+	sameSlotGroups,
+	whenReady,
+} from "./redis-connection";
 import { ReplicasUnconfirmed, StoreNotReached } from "./store-errors";
 
 // KEYS: head, log, idem. ARGV: message JSON without its opening "{", limit, ttl ms, idempotency ms,
@@ -113,6 +121,8 @@ export class RedisHistory implements HistoryStore {
 	private readonly redis: RedisConnection;
 	private readonly minReplicas: number;
 	private readonly waitTimeoutMs: number;
+	/** The appends asked in this event-loop turn, sent together (see append). */
+	private turn: PendingAppend[] = [];
 
 	/** `target`: a REDIS_URL, or where the Sentinels or the Cluster are. */
 	constructor(
@@ -140,10 +150,66 @@ export class RedisHistory implements HistoryStore {
 		this.redis.defineCommand("chatcastRange", { numberOfKeys: 2, lua: RANGE_SCRIPT });
 	}
 
-	async append(draft: MessageDraft): Promise<AppendResult> {
+	/**
+	 * Appends are sent per event-loop turn: every append asked in one turn goes out in one pipeline (one
+	 * socket write instead of one per append; in a Cluster, one per hash slot), in the order asked, so a
+	 * channel's seqs follow the order of its appends. With `minReplicas`, one WAIT after the turn's scripts
+	 * confirms them all (WAIT counts the replicas that have every write the connection made before it).
+	 */
+	append(draft: MessageDraft): Promise<AppendResult> {
+		return new Promise((resolve, reject) => {
+			if (this.turn.length === 0) setImmediate(() => void this.sendTurn());
+			this.turn.push({ draft, resolve, reject });
+		});
+	}
+
+	private async sendTurn(): Promise<void> {
+		const batch = this.turn;
+		this.turn = [];
+		let redis: RedisConnection;
+		try {
+			redis = await this.connected();
+		} catch (err) {
+			for (const append of batch) append.reject(err);
+			return;
+		}
+		const groups = sameSlotGroups(redis, batch, append => this.keys(append.draft.channel).head);
+		await Promise.all(groups.map(group => this.sendGroup(redis, group)));
+	}
+
+	/** One pipeline of appends whose keys share a slot (all of them, outside a Cluster); answers each. */
+	private async sendGroup(redis: RedisConnection, group: PendingAppend[]): Promise<void> {
+		const pipeline = redis.pipeline();
+		for (const { draft } of group) pipeline.chatcastAppend(...this.appendArgs(draft));
+		if (this.minReplicas > 0) pipeline.wait(this.minReplicas, this.waitTimeoutMs);
+		let replies: [Error | null, unknown][];
+		try {
+			replies = (await pipeline.exec()) ?? [];
+		} catch (err) {
+			for (const append of group) append.reject(err);
+			return;
+		}
+		const unconfirmed = this.minReplicas > 0 ? this.unconfirmed(replies[group.length]) : undefined;
+		group.forEach((append, i) => {
+			const [error, reply] = replies[i] ?? [new Error("no reply in the pipeline"), undefined];
+			if (error) append.reject(error);
+			else if (unconfirmed) append.reject(unconfirmed);
+			else settle(append, reply);
+		});
+	}
+
+	/** Why a WAIT's reply does not confirm the turn's appends; undefined when it does. */
+	private unconfirmed(wait: [Error | null, unknown] | undefined): Error | undefined {
+		const [error, replicas] = wait ?? [new Error("no reply to WAIT"), 0];
+		if (error) return error;
+		if (typeof replicas === "number" && replicas >= this.minReplicas) return undefined;
+		return new ReplicasUnconfirmed(`WAIT: ${String(replicas)} of ${this.minReplicas} replicas within ${this.waitTimeoutMs} ms`);
+	}
+
+	private appendArgs(draft: MessageDraft) {
 		const keys = this.keys(draft.channel);
 		const hasIdem = draft.clientMsgId !== undefined;
-		const args = [
+		return [
 			keys.head,
 			keys.log,
 			hasIdem ? `${keys.idem}${draft.clientMsgId}` : keys.idem,
@@ -155,21 +221,6 @@ export class RedisHistory implements HistoryStore {
 			newEpoch(),
 			this.minReplicas > 0 ? "1" : "0",
 		] as const;
-		const redis = await this.connected();
-		if (this.minReplicas === 0) return appendResult(await redis.chatcastAppend(...args));
-		// One pipeline: WAIT runs right after the script on the same connection (in a Cluster, on the
-		// channel's shard, where the script ran), and counts the replicas that have this connection's writes.
-		const [[appendError, appended], [waitError, replicas]] = (await redis
-			.pipeline()
-			.chatcastAppend(...args)
-			.wait(this.minReplicas, this.waitTimeoutMs)
-			.exec()) as [[Error | null, [number, string]], [Error | null, number]];
-		if (appendError) throw appendError;
-		if (waitError) throw waitError;
-		if (replicas < this.minReplicas) {
-			throw new ReplicasUnconfirmed(`WAIT: ${replicas} of ${this.minReplicas} replicas within ${this.waitTimeoutMs} ms`);
-		}
-		return appendResult(appended);
 	}
 
 	async range(channel: string, after: number, limit: number): Promise<HistoryPage> {
@@ -240,8 +291,21 @@ export class RedisHistory implements HistoryStore {
 	}
 }
 
-function appendResult([created, json]: [number, string]): AppendResult {
-	return { message: JSON.parse(json) as ChatMessage, created: created === 1 };
+interface PendingAppend {
+	draft: MessageDraft;
+	resolve(result: AppendResult): void;
+	reject(err: unknown): void;
+}
+
+/** Answers an append with the script's reply: 1 and the new message, or 0 and a repeat's original. */
+function settle(append: PendingAppend, reply: unknown): void {
+	if (!Array.isArray(reply) || typeof reply[1] !== "string")
+		return append.reject(new Error("unexpected reply of the append script"));
+	try {
+		append.resolve({ message: JSON.parse(reply[1]) as ChatMessage, created: reply[0] === 1 });
+	} catch (err) {
+		append.reject(err);
+	}
 }
 
 /** How full a server is; one without maxmemory counts as empty. */
