@@ -144,7 +144,7 @@ function publishInput(params: Record<string, unknown>): PublishInput {
 /** The body as body-parser's strict JSON parser reads it: `{}` when empty, an object or an array, else INVALID_JSON. */
 function parseJson(text: string): unknown {
 	if (text.length === 0) return {};
-	const first = /^[\x20\x09\x0a\x0d]*(.)/s.exec(text)?.[1];
+	const first = /^[ \t\n\r]*(.)/s.exec(text)?.[1];
 	if (first !== "{" && first !== "[") throw chatError("INVALID_JSON");
 	try {
 		return JSON.parse(text);
