@@ -299,8 +299,10 @@ interface PendingAppend {
 
 /** Answers an append with the script's reply: 1 and the new message, or 0 and a repeat's original. */
 function settle(append: PendingAppend, reply: unknown): void {
-	if (!Array.isArray(reply) || typeof reply[1] !== "string")
-		return append.reject(new Error("unexpected reply of the append script"));
+	if (!Array.isArray(reply) || typeof reply[1] !== "string") {
+		append.reject(new Error("unexpected reply of the append script"));
+		return;
+	}
 	try {
 		append.resolve({ message: JSON.parse(reply[1]) as ChatMessage, created: reply[0] === 1 });
 	} catch (err) {
