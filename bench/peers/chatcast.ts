@@ -3,7 +3,7 @@
  * measure another worktree's build), in three topologies:
  * - `chatcast`: the embedded default, `npm start` as is: one process, embedded MQTT broker, history in memory;
  * - `chatcast-redis`: the same all-in-one process with history in the bench's Redis;
- * - `chatcast-pm2`: the apps of the checkout's `ecosystem.config.js` (EDGE_INSTANCES=2, CORE_INSTANCES=1) with the
+ * - `chatcast-pm2`: the apps of the checkout's `ecosystem.config.js` (EDGE_INSTANCES=2, CORE_INSTANCES as shipped) with the
  *   environment it gives them, on the bench's Redis and its own Mosquitto (`set_tcp_nodelay true`); without pm2's
  *   daemon: cluster apps run under a `node:cluster` primary (bench/support/cluster-primary.ts), as pm2 does.
  * Every node runs with rate limits off and stream limits raised (the bench is one client address).
@@ -91,12 +91,16 @@ function appEnv(app: App, shared: Record<string, string>, namespace: string): Re
 	return { ...benchEnv(namespace), ...app.env, ...shared };
 }
 
-/** Starts the ecosystem's apps: fork apps (the core) first, each instance a process; cluster apps under a primary. */
+/**
+ * Starts the ecosystem's apps: fork apps (the core) first, each instance a process; cluster apps under a primary.
+ * `cores`: CORE_INSTANCES (undefined: the file's default, i.e. the shipped topology).
+ */
 async function startEcosystem(
 	dir: string,
 	redisUrl: string,
 	edges: number,
 	separateEdges: boolean,
+	cores?: number,
 ): Promise<Nodes & { ports: number[] }> {
 	const nodes = Object.assign(new Nodes(), { ports: [] as number[] });
 	try {
@@ -110,7 +114,7 @@ async function startEcosystem(
 			MQTT_URL: nodes.mosquitto.url,
 			HOST: "127.0.0.1",
 			EDGE_INSTANCES: String(edges),
-			CORE_INSTANCES: "1",
+			...(cores === undefined ? {} : { CORE_INSTANCES: String(cores) }),
 			...metrics,
 		});
 		const ordered = [...apps.filter(a => a.exec_mode !== "cluster"), ...apps.filter(a => a.exec_mode === "cluster")];
@@ -158,7 +162,7 @@ export async function startSeparateEdges(
 	redisUrl: string,
 	edges: number,
 ): Promise<{ ports: number[]; pids: number[]; brokerUrl: string; stop(): Promise<void> }> {
-	const nodes = await startEcosystem(dir, redisUrl, edges, true);
+	const nodes = await startEcosystem(dir, redisUrl, edges, true, 1);
 	return { ports: nodes.ports, pids: nodes.pids, brokerUrl: nodes.mosquitto?.url ?? "", stop: () => nodes.stop() };
 }
 
