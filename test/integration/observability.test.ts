@@ -3,7 +3,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { get, post, publishMany } from "../support/http";
-import { startNode, uniqueNamespace, waitFor, freePort, type ChatcastNode } from "../support/node-process";
+import { startNode, uniqueNamespace, waitFor, freePort, type ChatcastNode, logEntriesOf } from "../support/node-process";
 import { openStream } from "../support/sse-client";
 
 const namespace = uniqueNamespace("ops");
@@ -80,13 +80,7 @@ test("each request is logged once as JSON, with route, status, duration and the 
 	const generated = await post(`${node.baseUrl}/api/channels/${channel}/messages`, { text: "no id given" });
 	expect(generated.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
 
-	const entries = (): Array<Record<string, unknown>> =>
-		node
-			.output()
-			.split("\n")
-			.filter(line => line.startsWith("{"))
-			.map(line => JSON.parse(line) as Record<string, unknown>)
-			.filter(entry => entry.requestID === "req-test-42");
+	const entries = (): Array<Record<string, unknown>> => logEntriesOf(node, "req-test-42");
 	await waitFor(() => entries().length > 0);
 	expect(entries()).toHaveLength(1);
 	expect(entries()[0]).toMatchObject({

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import net from "node:net";
 import { gzipSync } from "node:zlib";
 import { hsToken } from "../support/tokens";
-import { type ChatcastNode, freePort, startNode, uniqueNamespace, waitFor } from "../support/node-process";
+import { type ChatcastNode, freePort, logEntriesOf, startNode, uniqueNamespace, waitFor } from "../support/node-process";
 
 const SECRET = "publish-route-test-secret-0123456789abcdef";
 const ALLOWED_ORIGIN = "https://app.example";
@@ -231,113 +231,70 @@ test("every other form falls back to moleculer-web (gzip, chunked, another chars
 	expect(calls).toBe(4);
 });
 
+/** An error case: what a request sends; by default a fresh user's token and the channel's publish path. */
+interface ErrorCase {
+	name: string;
+	status: number;
+	contentType?: string;
+	body: string;
+	/** Default: a token of a user of its own (every publish takes from its user's bucket). */
+	token?: () => Promise<string | undefined>;
+	path?: (channel: string) => string;
+	headers?: Record<string, string>;
+	/** Done first, with the case's headers (e.g. emptying the bucket). */
+	before?: (publish: Publish) => Promise<void>;
+}
+
+const ERROR_CASES: ErrorCase[] = [
+	{ name: "INVALID_CHANNEL", status: 400, body: "x", path: () => "/api/channels/not-a-uuid/messages" },
+	{ name: "INVALID_JSON", status: 400, contentType: "application/json", body: "{bad" },
+	{ name: "INVALID_JSON (not an object)", status: 400, contentType: "application/json", body: ' "text"' },
+	{ name: "EMPTY_MESSAGE", status: 400, contentType: "application/json", body: "" },
+	{ name: "INVALID_TEXT", status: 400, body: "a\u0007b" },
+	{ name: "MESSAGE_TOO_LARGE", status: 413, body: "x".repeat(MAX_MESSAGE_BYTES + 1) },
+	{
+		name: "INVALID_CLIENT_MSG_ID (header and body differ)",
+		status: 400,
+		contentType: "application/json",
+		headers: { "Idempotency-Key": "a" },
+		body: JSON.stringify({ text: "x", clientMsgId: "b" }),
+	},
+	{ name: "UNAUTHORIZED (missing)", status: 401, body: "x", token: async () => undefined },
+	{ name: "UNAUTHORIZED (bad signature)", status: 401, body: "x", token: async () => `${await tokenFor()}x` },
+	{ name: "FORBIDDEN", status: 403, body: "x", token: () => tokenFor({ channels: [randomUUID()] }) },
+	{
+		name: "INVALID_AUTHOR (a token named system, legacy route)",
+		status: 400,
+		body: "x",
+		token: () => tokenFor({ name: "System" }),
+		path: channel => `/chat/publish/${channel}/bob`,
+	},
+	{
+		name: "RATE_LIMITED",
+		status: 429,
+		body: "x",
+		before: async publish => {
+			for (let i = 0; i < BURST; i++) await post({ ...publish, body: "fill" });
+		},
+	},
+];
+
 test("errors are byte-identical on the lean route and through moleculer-web", async () => {
 	const channel = randomUUID();
-	// Each case (with a user of its own each time: every publish takes from its user's bucket) is sent plain (lean) and with an empty query (moleculer-web), which means the same.
-	const cases: Array<{ name: string; publish: (query: string) => Promise<Publish>; status: number }> = [
-		{
-			name: "INVALID_CHANNEL",
-			status: 400,
-			publish: async q => ({
-				path: `/api/channels/not-a-uuid/messages${q}`,
-				headers: bearer(await tokenFor(), "text/plain"),
-				body: "x",
-			}),
-		},
-		{
-			name: "INVALID_JSON",
-			status: 400,
-			publish: async q => ({
-				path: messagesPath(channel) + q,
-				headers: bearer(await tokenFor(), "application/json"),
-				body: "{bad",
-			}),
-		},
-		{
-			name: "INVALID_JSON (not an object)",
-			status: 400,
-			publish: async q => ({
-				path: messagesPath(channel) + q,
-				headers: bearer(await tokenFor(), "application/json"),
-				body: ' "text"',
-			}),
-		},
-		{
-			name: "EMPTY_MESSAGE",
-			status: 400,
-			publish: async q => ({ path: messagesPath(channel) + q, headers: bearer(await tokenFor(), "application/json"), body: "" }),
-		},
-		{
-			name: "INVALID_TEXT",
-			status: 400,
-			publish: async q => ({
-				path: messagesPath(channel) + q,
-				headers: bearer(await tokenFor(), "text/plain"),
-				body: "a\u0007b",
-			}),
-		},
-		{
-			name: "MESSAGE_TOO_LARGE",
-			status: 413,
-			publish: async q => ({
-				path: messagesPath(channel) + q,
-				headers: bearer(await tokenFor(), "text/plain"),
-				body: "x".repeat(MAX_MESSAGE_BYTES + 1),
-			}),
-		},
-		{
-			name: "INVALID_CLIENT_MSG_ID (header and body differ)",
-			status: 400,
-			publish: async q => ({
-				path: messagesPath(channel) + q,
-				headers: { ...bearer(await tokenFor(), "application/json"), "Idempotency-Key": "a" },
-				body: JSON.stringify({ text: "x", clientMsgId: "b" }),
-			}),
-		},
-		{
-			name: "UNAUTHORIZED (missing)",
-			status: 401,
-			publish: async q => ({ path: messagesPath(channel) + q, headers: { "Content-Type": "text/plain" }, body: "x" }),
-		},
-		{
-			name: "UNAUTHORIZED (bad signature)",
-			status: 401,
-			publish: async q => ({ path: messagesPath(channel) + q, headers: bearer(`${await tokenFor()}x`, "text/plain"), body: "x" }),
-		},
-		{
-			name: "FORBIDDEN",
-			status: 403,
-			publish: async q => ({
-				path: messagesPath(channel) + q,
-				headers: bearer(await tokenFor({ channels: [randomUUID()] }), "text/plain"),
-				body: "x",
-			}),
-		},
-		{
-			name: "INVALID_AUTHOR (a token named system, legacy route)",
-			status: 400,
-			publish: async q => ({
-				path: `/chat/publish/${channel}/bob${q}`,
-				headers: bearer(await tokenFor({ name: "System" }), "text/plain"),
-				body: "x",
-			}),
-		},
-		{
-			name: "RATE_LIMITED",
-			status: 429,
-			// A user of its own whose bucket each case empties first.
-			publish: async q => {
-				const headers = bearer(await tokenFor(), "text/plain");
-				for (let i = 0; i < BURST; i++) await post({ path: messagesPath(channel), headers, body: "fill" });
-				return { path: messagesPath(channel) + q, headers, body: "x" };
-			},
-		},
-	];
-	for (const { name, publish, status } of cases) {
-		const lean = await post(await publish(""));
-		const gateway = await post(await publish("?"));
-		expect([name, lean.status]).toEqual([name, status]);
-		expect([name, lean.head, lean.body]).toEqual([name, gateway.head, gateway.body]);
+	// Each case is sent plain (lean) and with an empty query (moleculer-web), which means the same.
+	for (const errorCase of ERROR_CASES) {
+		const send = async (query: string): Promise<RawAnswer> => {
+			const token = await (errorCase.token ?? tokenFor)();
+			const headers: Record<string, string> = { "Content-Type": errorCase.contentType ?? "text/plain", ...errorCase.headers };
+			if (token !== undefined) headers.Authorization = `Bearer ${token}`;
+			const path = (errorCase.path ?? messagesPath)(channel);
+			await errorCase.before?.({ path, headers, body: "" });
+			return post({ path: path + query, headers, body: errorCase.body });
+		};
+		const lean = await send("");
+		const gateway = await send("?");
+		expect([errorCase.name, lean.status]).toEqual([errorCase.name, errorCase.status]);
+		expect([errorCase.name, lean.head, lean.body]).toEqual([errorCase.name, gateway.head, gateway.body]);
 	}
 });
 
@@ -417,13 +374,7 @@ test("a lean publish is logged once, as moleculer-web's path logs it", async () 
 		body: "logged",
 	});
 	expect(answer.status).toBe(201);
-	const entries = (): Array<Record<string, unknown>> =>
-		node
-			.output()
-			.split("\n")
-			.filter(line => line.startsWith("{"))
-			.map(line => JSON.parse(line) as Record<string, unknown>)
-			.filter(entry => entry.requestID === requestID);
+	const entries = (): Array<Record<string, unknown>> => logEntriesOf(node, requestID);
 	await waitFor(() => entries().length > 0);
 	expect(entries()).toHaveLength(1);
 	expect(entries()[0]).toMatchObject({

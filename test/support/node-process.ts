@@ -158,3 +158,13 @@ export function freePort(): Promise<number> {
 		server.on("error", reject);
 	});
 }
+
+/** The JSON log lines (LOG_FORMAT=json) a node printed for one request id, parsed. */
+export function logEntriesOf(node: ChatcastNode, requestID: string): Array<Record<string, unknown>> {
+	return node
+		.output()
+		.split("\n")
+		.filter(line => line.startsWith("{"))
+		.map(line => JSON.parse(line) as Record<string, unknown>)
+		.filter(entry => entry.requestID === requestID);
+}
