@@ -110,7 +110,9 @@ async function startEcosystem(
 		const metrics = separateEdges
 			? { EDGE_METRICS_PORT: "", CORE_METRICS_PORT: "" }
 			: { EDGE_METRICS_PORT: String(await freePort()), CORE_METRICS_PORT: String(await freePort()) };
+		// REDIS_URL too: without it the file ships edges without ingest/history and a core (its no-Redis layout).
 		const apps = ecosystemApps(dir, {
+			REDIS_URL: redisUrl,
 			MQTT_URL: nodes.mosquitto.url,
 			HOST: "127.0.0.1",
 			EDGE_INSTANCES: String(edges),
