@@ -71,7 +71,7 @@ test("killing the broker node of an edge while publishing through it: nothing lo
 	);
 	const accepted = publisher.accepted.length;
 	console.log(
-		`accepted ${accepted}, rejected ${publisher.rejected.length}, publishing again after ${publisher.secondsUntilAccepted(killedAt).toFixed(2)} s`,
+		`accepted ${accepted}, rejected ${publisher.rejected.length}, publishing again after ${publisher.secondsUntilAccepted(killedAt).toFixed(2)} s\n${publisher.timeline(killedAt)}`,
 	);
 	expect(accepted).toBeGreaterThan(10);
 	expect(edgeA.output()).toContain("MQTT client is disconnected");
