@@ -62,7 +62,6 @@ test("a node whose first broker accepts connections but never answers CONNECT jo
 	// mqtt.js alone would wait 30 s for the CONNACK before trying the next broker: the start would time out.
 	const late = await startNode({
 		namespace: uniqueNamespace("hungbroker"),
-		services: ["api", "broadcast"],
 		env: { MQTT_URL: `mqtt://127.0.0.1:${port},${MQTT_URL}` },
 		timeoutMs: 20_000,
 	});
