@@ -18,7 +18,6 @@
  *   npm run bench:brokers -- --brokers nats,aedes-redis --rounds 2
  */
 import { randomUUID } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { startNode, uniqueNamespace } from "../test/support/node-process";
 import { startPublisher } from "../test/support/publisher";
@@ -29,13 +28,12 @@ import { startSeparateEdges } from "./peers/chatcast";
 import { sleep } from "./scenarios/deliver-latency";
 import { runWrk } from "./scenarios/publish-throughput";
 import { machine } from "./support/machine";
-import { markdownTable } from "./support/markdown";
+import { markdownTable, writeReport } from "./support/markdown";
 import { cpuSeconds } from "./support/processes";
 import { publishAtRate } from "./support/publish";
 import { startRedis } from "./support/redis-server";
 import { monotonicMs } from "./support/stats";
 
-const RESULTS = path.resolve(__dirname, "../../bench/results");
 const ROOT = path.resolve(__dirname, "../..");
 /** A message that takes longer than this to reach edge 1 came by gap repair, not live. */
 const LIVE_MS = 1000;
@@ -270,28 +268,25 @@ async function main(): Promise<void> {
 		ROWS.map(row => [row[0], ...kinds.map(kind => cell(kind, row))]),
 	);
 	const minutes = (Date.now() - started) / 60_000;
-	const report = [
-		`# bench:brokers, ${new Date().toISOString()}`,
-		"",
-		...machine(),
-		`- ${rounds} round${rounds === 1 ? "" : "s"} (median, every round's value in brackets); ${minutes.toFixed(1)} minutes`,
-		"- Chatcast: 2 edges with every service on the bench's Redis (ecosystem.config.js with Redis), edge n on broker node n first.",
-		"- Latency: 10 channels × 10 SSE subscribers on edge 1, 50 msg/s through edge 0 for 10 s.",
-		"- Throughput: wrk -t1 -c32 -d10s through edge 0 to one channel with 10 subscribers on edge 1; broker CPU = all its nodes (aedes: not its Redis, which is the bench's).",
-		"- Core topology: a core (api, ingest, history) and an edge (api, broadcast), as test/cluster; the edge's first node killed while a publisher publishes through it as fast as answered; answers below (seconds from the kill).",
-		`- Failover: 50 msg/s through edge 0 for 10 s, one subscriber on edge 1; after 2 s edge 0's first node is SIGKILLed (NATS: the MQTT session stream's leader). "Back after": the first message sent after the kill that arrived within ${LIVE_MS} ms.`,
-		"",
-		table,
-		"",
-		...skipped,
-		...notes,
-	]
-		.join("\n")
-		.trimEnd();
-	console.log(report);
-	mkdirSync(RESULTS, { recursive: true });
-	const file = path.join(RESULTS, `brokers-${new Date().toISOString().slice(0, 10)}.md`);
-	writeFileSync(file, `${report}\n`);
+	const file = writeReport(
+		[
+			`# bench:brokers, ${new Date().toISOString()}`,
+			"",
+			...machine(),
+			`- ${rounds} round${rounds === 1 ? "" : "s"} (median, every round's value in brackets); ${minutes.toFixed(1)} minutes`,
+			"- Chatcast: 2 edges with every service on the bench's Redis (ecosystem.config.js with Redis), edge n on broker node n first.",
+			"- Latency: 10 channels × 10 SSE subscribers on edge 1, 50 msg/s through edge 0 for 10 s.",
+			"- Throughput: wrk -t1 -c32 -d10s through edge 0 to one channel with 10 subscribers on edge 1; broker CPU = all its nodes (aedes: not its Redis, which is the bench's).",
+			"- Core topology: a core (api, ingest, history) and an edge (api, broadcast), as test/cluster; the edge's first node killed while a publisher publishes through it as fast as answered; answers below (seconds from the kill).",
+			`- Failover: 50 msg/s through edge 0 for 10 s, one subscriber on edge 1; after 2 s edge 0's first node is SIGKILLed (NATS: the MQTT session stream's leader). "Back after": the first message sent after the kill that arrived within ${LIVE_MS} ms.`,
+			"",
+			table,
+			"",
+			...skipped,
+			...notes,
+		],
+		`brokers-${new Date().toISOString().slice(0, 10)}`,
+	);
 	log(`written to ${file}`);
 }
 
