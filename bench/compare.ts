@@ -10,7 +10,6 @@
  *   npm run bench:compare -- --quick --scenarios A,F --peers chatcast-redis,nchan-redis
  *   npm run bench:compare -- --chatcast-dir /work/main --chatcast-dir /work/wt/perf-publish --peers chatcast-pm2,nchan-redis
  */
-import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Redis from "ioredis";
 import { baseline } from "./peers/baseline";
@@ -25,10 +24,8 @@ import { type ThroughputResult, publishThroughput } from "./scenarios/publish-th
 import { type StormResult, resumeStorm } from "./scenarios/resume-storm";
 import { type Options, parseOptions, USAGE } from "./support/options";
 import { machine } from "./support/machine";
-import { markdownTable } from "./support/markdown";
+import { markdownTable, writeReport } from "./support/markdown";
 import { haveRedisServer, startRedis } from "./support/redis-server";
-
-const RESULTS = path.resolve(__dirname, "../../bench/results");
 
 interface Measured {
 	a?: LatencyResult;
@@ -364,27 +361,26 @@ async function main(): Promise<void> {
 		if (scenario !== "H") return peers.length === 0 ? [] : [`## ${scenario}`, "", results.table(scenario), ""];
 		return [...edges].flatMap(([dir, rows]) => [`## H (${dir})`, "", edgesTable(rows), ""]);
 	});
-	const report = [
-		`# bench:compare, ${new Date().toISOString()}`,
-		"",
-		...machine(),
-		`- Chatcast build: ${options.chatcastDirs.join(", ")}; ${options.quick ? "quick mode" : "full sizes"}; ${minutes.toFixed(1)} minutes`,
-		"",
-		...describe(options),
-		`- Medians of ${options.rounds} round${options.rounds === 1 ? "" : "s"} (peers alternate within a round); ratios are Chatcast's median ÷ nchan's with the same store.`,
-		"- Server CPU = the peer's processes (nginx: master + workers; Chatcast pm2: primary, edges, core, Mosquitto) + its Redis (the bench's own redis-server; none for memory stores).",
-		"",
-		...sections,
-		...(results.chatcasts.length > 0 && options.scenarios.some(s => s !== "H") ? ["## Targets", "", results.targets(), ""] : []),
-		...skipped,
-		...notes,
-	]
-		.join("\n")
-		.trimEnd();
-	console.log(report);
-	mkdirSync(RESULTS, { recursive: true });
-	const file = path.join(RESULTS, `${new Date().toISOString().slice(0, 10)}${options.quick ? "-quick" : ""}.md`);
-	writeFileSync(file, `${report}\n`);
+	const file = writeReport(
+		[
+			`# bench:compare, ${new Date().toISOString()}`,
+			"",
+			...machine(),
+			`- Chatcast build: ${options.chatcastDirs.join(", ")}; ${options.quick ? "quick mode" : "full sizes"}; ${minutes.toFixed(1)} minutes`,
+			"",
+			...describe(options),
+			`- Medians of ${options.rounds} round${options.rounds === 1 ? "" : "s"} (peers alternate within a round); ratios are Chatcast's median ÷ nchan's with the same store.`,
+			"- Server CPU = the peer's processes (nginx: master + workers; Chatcast pm2: primary, edges, core, Mosquitto) + its Redis (the bench's own redis-server; none for memory stores).",
+			"",
+			...sections,
+			...(results.chatcasts.length > 0 && options.scenarios.some(s => s !== "H")
+				? ["## Targets", "", results.targets(), ""]
+				: []),
+			...skipped,
+			...notes,
+		],
+		`${new Date().toISOString().slice(0, 10)}${options.quick ? "-quick" : ""}`,
+	);
 	log(`written to ${file} after ${minutes.toFixed(1)} minutes`);
 }
 

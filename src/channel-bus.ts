@@ -264,7 +264,7 @@ export class MqttChannelBus implements ChannelBus {
 		this.interest = new Interest(options.lingerMs ?? DEFAULT_LINGER_MS, channel => this.client?.unsubscribe(this.topic(channel)));
 	}
 
-	/** Connects (and keeps reconnecting, every second); resolves on the first connection. */
+	/** Connects (and keeps reconnecting, as mqttClientOptions says); resolves on the first connection. */
 	start(): Promise<void> {
 		const client = connect({
 			...mqttClientOptions(this.options.urls),
@@ -273,7 +273,6 @@ export class MqttChannelBus implements ChannelBus {
 			// Subscriptions are ours to renew (then the hub resyncs); offline QoS 0 packets are not kept: history has them.
 			resubscribe: false,
 			queueQoSZero: false,
-			reconnectPeriod: 1000,
 		});
 		this.client = client;
 		client.on("message", (topic, payload) => this.receive(topic, payload));

@@ -8,6 +8,7 @@
  *   transporter: new SealedMqttTransporter({ ...mqttClientOptions(urls), topicSeparator: "/" }, { secrets: [secret], onReject })
  */
 import { Transporters } from "moleculer";
+import type { MqttClient } from "mqtt";
 import { openPacket, type RejectReason, sealPacket } from "./bus-auth";
 
 export interface SealOptions {
@@ -27,6 +28,8 @@ export class SealedMqttTransporter extends Transporters.MQTT {
 	private readonly signingSecret: string;
 	private rejectedSinceLog = 0;
 	private lastRejectLog = 0;
+	/** The mqtt.js client whose "close" fails the pending requests (the same object across reconnects). */
+	private watched: MqttClient | undefined;
 
 	constructor(
 		mqttOptions: MqttOptions,
@@ -47,6 +50,22 @@ export class SealedMqttTransporter extends Transporters.MQTT {
 		return super.connect().catch(() => undefined);
 	}
 
+	/**
+	 * Every (re)connection. The answers to the requests sent over a connection that is lost are lost with it
+	 * (QoS 0, clean session: the broker drops what it routes to a dead connection), so those requests fail
+	 * as soon as it closes — RequestRejectedError, answered OUTCOME_UNKNOWN (503: retry with the same
+	 * clientMsgId) — not after the 5 s request timeout: a node failing over to the next broker is back in
+	 * about a second, and its clients should not wait longer than that to hear.
+	 */
+	override onConnected(wasReconnect?: boolean): Promise<void> {
+		const client: MqttClient | undefined = this.client ?? undefined;
+		if (client && client !== this.watched) {
+			this.watched = client;
+			client.on("close", () => this.failPendingRequests());
+		}
+		return super.onConnected(wasReconnect);
+	}
+
 	override send(topic: string, data: Buffer): Promise<void> {
 		return super.send(topic, sealPacket(this.signingSecret, this.commandOf(topic), data));
 	}
@@ -55,6 +74,13 @@ export class SealedMqttTransporter extends Transporters.MQTT {
 		const opened = openPacket(this.seal.secrets, cmd, data, Date.now(), this.seal.maxAgeMs);
 		if ("rejected" in opened) return (this.seal.onReject ?? this.logRejected).call(this, opened.rejected, cmd);
 		return super.receive(cmd, opened.payload);
+	}
+
+	private failPendingRequests(): void {
+		const nodes = new Set([...this.transit.pendingRequests.values()].map(request => request.nodeID));
+		if (nodes.size > 0)
+			this.logger.warn(`MQTT connection lost: failing the requests waiting for an answer from ${[...nodes].join(", ")}.`);
+		for (const nodeID of nodes) this.transit.removePendingRequestByNodeID(nodeID);
 	}
 
 	private logRejected(reason: RejectReason, cmd: string): void {

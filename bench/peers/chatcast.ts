@@ -101,19 +101,23 @@ async function startEcosystem(
 	edges: number,
 	separateEdges: boolean,
 	cores?: number,
+	brokerUrls?: string[],
 ): Promise<Nodes & { ports: number[] }> {
 	const nodes = Object.assign(new Nodes(), { ports: [] as number[] });
 	try {
-		nodes.mosquitto = await startMosquitto();
+		if (!brokerUrls) nodes.mosquitto = await startMosquitto();
+		const urls = brokerUrls ?? [nodes.mosquitto?.url ?? ""];
+		// Process n connects to broker n first (then the others in turn): the clients spread over the nodes.
+		const mqttUrlOf = (n: number): string => [...urls.slice(n % urls.length), ...urls.slice(0, n % urls.length)].join(",");
 		const namespace = `bench-${randomBytes(4).toString("hex")}`;
-		const shared = { REDIS_URL: redisUrl, MQTT_URL: nodes.mosquitto.url, CLUSTER_SECRET: randomBytes(32).toString("hex") };
+		const shared = { REDIS_URL: redisUrl, MQTT_URL: mqttUrlOf(0), CLUSTER_SECRET: randomBytes(32).toString("hex") };
 		const metrics = separateEdges
 			? { EDGE_METRICS_PORT: "", CORE_METRICS_PORT: "" }
 			: { EDGE_METRICS_PORT: String(await freePort()), CORE_METRICS_PORT: String(await freePort()) };
 		// REDIS_URL too: without it the file ships edges without ingest/history and a core (its no-Redis layout).
 		const apps = ecosystemApps(dir, {
 			REDIS_URL: redisUrl,
-			MQTT_URL: nodes.mosquitto.url,
+			MQTT_URL: shared.MQTT_URL,
 			HOST: "127.0.0.1",
 			EDGE_INSTANCES: String(edges),
 			...(cores === undefined ? {} : { CORE_INSTANCES: String(cores) }),
@@ -139,7 +143,7 @@ async function startEcosystem(
 				const started = await startNode(
 					cwd,
 					[app.script],
-					{ ...env, PORT: "0", NODE_APP_INSTANCE: String(slot) },
+					{ ...env, MQTT_URL: mqttUrlOf(nodes.children.length), PORT: "0", NODE_APP_INSTANCE: String(slot) },
 					"CHATCAST_READY",
 				);
 				nodes.children.push(started.child);
@@ -155,7 +159,8 @@ async function startEcosystem(
 
 /**
  * The shipped topology with `edges` edge processes, each on its own port (scenario H sends a channel's
- * subscribers to one edge), plus the broker's URL for its `$SYS` counters.
+ * subscribers to one edge), plus the broker's URL for its `$SYS` counters. On the bench's own Mosquitto,
+ * or on the nodes of a clustered broker (`brokerUrls`: edge n connects to node n first, bench/brokers.ts).
  *
  * @example const cluster = await startSeparateEdges(dir, redisUrl, 8); … await cluster.stop();
  */
@@ -163,8 +168,9 @@ export async function startSeparateEdges(
 	dir: string,
 	redisUrl: string,
 	edges: number,
+	brokerUrls?: string[],
 ): Promise<{ ports: number[]; pids: number[]; brokerUrl: string; stop(): Promise<void> }> {
-	const nodes = await startEcosystem(dir, redisUrl, edges, true, 1);
+	const nodes = await startEcosystem(dir, redisUrl, edges, true, 1, brokerUrls);
 	return { ports: nodes.ports, pids: nodes.pids, brokerUrl: nodes.mosquitto?.url ?? "", stop: () => nodes.stop() };
 }
 

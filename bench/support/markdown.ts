@@ -1,3 +1,6 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+
 /**
  * A Markdown table with padded, aligned columns: the first column left-aligned, the others right-aligned,
  * laid out as Biome formats it (so a results file written by a bench passes `npm run lint` as written).
@@ -14,4 +17,19 @@ export function markdownTable(head: string[], rows: string[][]): string {
 	const line = (cells: string[]): string => `| ${cells.map(pad).join(" | ")} |`;
 	const rule = widths.map((w, i) => (i === 0 ? "-".repeat(w) : `${"-".repeat(w - 1)}:`));
 	return [line(head), `| ${rule.join(" | ")} |`, ...rows.map(line)].join("\n");
+}
+
+/**
+ * A bench's report: printed on stdout and written to bench/results/<name>.md; returns the file's path.
+ *
+ * @example const file = writeReport(["# bench", "", table], "brokers-2026-12-02");
+ */
+export function writeReport(lines: string[], name: string): string {
+	const report = lines.join("\n").trimEnd();
+	console.log(report);
+	const results = path.resolve(__dirname, "../../../bench/results");
+	mkdirSync(results, { recursive: true });
+	const file = path.join(results, `${name}.md`);
+	writeFileSync(file, `${report}\n`);
+	return file;
 }

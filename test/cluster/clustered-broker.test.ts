@@ -1,15 +1,16 @@
 /**
  * Chatcast on a 3-node NATS cluster (its MQTT, docs/adr-clustered-broker.md), MQTT_URL listing all three
  * nodes in a different order per Chatcast node. The broker node an edge is connected to is killed while
- * a publisher publishes through that edge: the edge fails over to the next node and catches up, so every
+ * a publisher publishes through that edge — the worst node to lose: the one leading the Raft group of the
+ * stream NATS keeps MQTT sessions in, so the next node's CONNECT waits for a new leader to be elected: the edge fails over to the next node and catches up, so every
  * subscriber (on that edge and on another) gets every stored message exactly once, and publishing works
  * again within 5 s. Then the node comes back and the cluster goes on.
  */
 import { randomUUID } from "node:crypto";
 import { expectEachExactlyOnce, seqRange } from "../support/exactly-once";
 import { post } from "../support/http";
-import { type NatsCluster, natsServerMissing, startNatsCluster } from "../support/nats-cluster";
-import { type ChatcastNode, startNode, uniqueNamespace } from "../support/node-process";
+import { type NatsCluster, natsServerMissing, SESSION_STREAM, startNatsCluster } from "../support/nats-cluster";
+import { type ChatcastNode, startNode, uniqueNamespace, waitFor } from "../support/node-process";
 import { startPublisher } from "../support/publisher";
 import { openStream, type TestStream } from "../support/sse-client";
 
@@ -18,6 +19,8 @@ let cluster: NatsCluster;
 let core: ChatcastNode;
 let edgeA: ChatcastNode;
 let edgeB: ChatcastNode;
+/** The node edge A connects to first, and the one killed. */
+let killed: number;
 const streams: TestStream[] = [];
 
 /** MQTT_URL with the cluster's nodes starting at `first`: each Chatcast node connects to its own first. */
@@ -30,12 +33,13 @@ beforeAll(async () => {
 	const missing = natsServerMissing();
 	if (missing) throw new Error(missing);
 	cluster = await startNatsCluster(3);
+	killed = await cluster.streamLeader(SESSION_STREAM);
 	const start = (services: string[], first: number): Promise<ChatcastNode> =>
-		startNode({ namespace, services, env: { MQTT_URL: mqttUrlFrom(first), LOG_LEVEL: "info" } });
+		startNode({ namespace, services, env: { MQTT_URL: mqttUrlFrom(first % 3), LOG_LEVEL: "info" } });
 	[core, edgeA, edgeB] = await Promise.all([
-		start(["api", "ingest", "history"], 0),
-		start(["api", "broadcast"], 1),
-		start(["api", "broadcast"], 2),
+		start(["api", "ingest", "history"], killed + 1),
+		start(["api", "broadcast"], killed),
+		start(["api", "broadcast"], killed + 2),
 	]);
 }, 60_000);
 
@@ -45,20 +49,21 @@ afterAll(async () => {
 	await cluster?.stop();
 });
 
-test("killing the broker node of an edge while publishing through it: nothing lost, nothing twice, publishing back within 5 s", async () => {
+test("killing the broker node of an edge (the session stream's leader) while publishing through it: nothing lost, nothing twice, publishing back within 5 s", async () => {
 	const channel = randomUUID();
 	const subscribers = [edgeA, edgeA, edgeB].map(node => openStream(`${node.baseUrl}/api/channels/${channel}/events`));
 	streams.push(...(await Promise.all(subscribers)));
 	const messages = `${edgeA.baseUrl}/api/channels/${channel}/messages`;
-	// The core hears of the edge through the cluster: its first publish may wait for discovery.
-	expect((await post(messages, { text: "first" })).status).toBe(201);
+	// The edge hears of the core through the cluster: its first publish may wait for discovery.
+	await waitFor(async () => (await post(messages, { text: "first" })).status === 201, 15_000, "a first publish through edge A");
 
 	const publisher = startPublisher(messages);
 	await sleep(1000);
 	const killedAt = Date.now();
-	await cluster.nodes[1].kill();
+	console.log(`killed at ${new Date(killedAt).toISOString()}`);
+	await cluster.nodes[killed].kill();
 	await sleep(5000);
-	await cluster.nodes[1].start();
+	await cluster.nodes[killed].start();
 	await sleep(1000);
 	await publisher.stop();
 
@@ -71,7 +76,19 @@ test("killing the broker node of an edge while publishing through it: nothing lo
 	);
 	const accepted = publisher.accepted.length;
 	console.log(
-		`accepted ${accepted}, rejected ${publisher.rejected.length}, publishing again after ${publisher.secondsUntilAccepted(killedAt).toFixed(2)} s`,
+		`accepted ${accepted}, rejected ${publisher.rejected.length}, publishing again after ${publisher.secondsUntilAccepted(killedAt).toFixed(2)} s\n${publisher.timeline(killedAt)}`,
+	);
+	console.log(
+		cluster.nodes
+			.map(n =>
+				n
+					.output()
+					.split("\n")
+					.filter(l => /leader|MQTT/i.test(l))
+					.slice(-12)
+					.join("\n"),
+			)
+			.join("\n--\n"),
 	);
 	expect(accepted).toBeGreaterThan(10);
 	expect(edgeA.output()).toContain("MQTT client is disconnected");

@@ -7,14 +7,18 @@
  */
 import { randomUUID } from "node:crypto";
 import net from "node:net";
-import { publishMany } from "../support/http";
+import { post, publishMany } from "../support/http";
 import { MQTT_URL, startNode, uniqueNamespace, waitFor, type ChatcastNode } from "../support/node-process";
 import { expectEachExactlyOnce, seqRange } from "../support/exactly-once";
 import { openStream, type TestStream } from "../support/sse-client";
 
-/** A TCP proxy to the MQTT broker that can cut every connection and refuse new ones for a while. */
+/**
+ * A TCP proxy to the MQTT broker that can cut every connection and refuse new ones for a while, and stall
+ * (hold what the broker sends, e.g. an answer, until the cut).
+ */
 class CuttableProxy {
 	private readonly sockets = new Set<net.Socket>();
+	private readonly upstreams = new Map<net.Socket, net.Socket>();
 	private down = false;
 	private readonly server = net.createServer(client => {
 		if (this.down) return void client.destroy();
@@ -25,6 +29,8 @@ class CuttableProxy {
 			socket.on("close", () => this.sockets.delete(socket));
 			socket.on("error", () => socket.destroy());
 		}
+		this.upstreams.set(upstream, client);
+		upstream.on("close", () => this.upstreams.delete(upstream));
 		client.pipe(upstream).pipe(client);
 	});
 
@@ -32,6 +38,13 @@ class CuttableProxy {
 		return new Promise(resolve =>
 			this.server.listen(0, "127.0.0.1", () => resolve((this.server.address() as net.AddressInfo).port)),
 		);
+	}
+
+	stall(): void {
+		for (const [upstream, client] of this.upstreams) {
+			upstream.unpipe(client);
+			upstream.pause();
+		}
 	}
 
 	cut(): void {
@@ -109,4 +122,35 @@ test("messages published while an edge's transporter was down reach its subscrib
 		],
 		{ timeoutMs: 5000 },
 	);
+}, 40_000);
+
+test("a publish through the edge whose connection drops while it waits for the answer is answered at once (outcome unknown), not after the request timeout", async () => {
+	const channel = randomUUID();
+	const messages = `${edge.baseUrl}/api/channels/${channel}/messages`;
+	// Connected again after the test above, and the core known: a publish through the edge is answered.
+	await waitFor(async () => (await post(messages, { text: "warm-up" })).status === 201, 15_000, "the edge to publish");
+
+	proxy.stall(); // the core stores the next message; its answer stays in the proxy
+	const sentAt = Date.now();
+	const answer = post(messages, { text: "in flight", clientMsgId: "in-flight-1" });
+	await new Promise(r => setTimeout(r, 500));
+	proxy.cut();
+	const refused = await answer;
+	const seconds = (Date.now() - sentAt) / 1000;
+	expect(refused.status).toBe(503);
+	expect(refused.body).toMatchObject({ type: "OUTCOME_UNKNOWN" });
+	expect(seconds).toBeLessThan(2.5); // the request timeout is 5 s
+
+	proxy.restore();
+	// It was stored: the client's retry with the same clientMsgId gets the original.
+	const retried = await waitFor(
+		async () => {
+			const again = await post(messages, { text: "in flight", clientMsgId: "in-flight-1" });
+			return again.status < 500 && again;
+		},
+		15_000,
+		"the edge to reconnect",
+	);
+	expect(retried.status).toBe(200);
+	expect(retried.body.seq).toBe(2);
 }, 40_000);

@@ -7,6 +7,7 @@
  * @example
  *   const cluster = await startNatsCluster(3);
  *   startNode({ namespace, env: { MQTT_URL: cluster.mqttUrls.join(",") } });
+ *   const leader = await cluster.streamLeader(SESSION_STREAM); // the node whose loss costs a Raft election
  *   await cluster.nodes[0].kill();
  *   await cluster.nodes[0].start();
  *   await cluster.stop();
@@ -22,11 +23,18 @@ import { freePort, waitFor } from "./node-process";
 /** Where Debian's package installs it; NATS_SERVER overrides. */
 export const NATS_SERVER = process.env.NATS_SERVER ?? "/usr/sbin/nats-server";
 
+/** The JetStream stream where NATS's MQTT keeps its sessions: every CONNECT looks the client id up in it. */
+export const SESSION_STREAM = "$MQTT_sess";
+
 export interface NatsNode {
 	name: string;
 	mqttPort: number;
 	mqttUrl: string;
+	/** The HTTP monitoring port (`/jsz`, `/varz`). */
+	monitorPort: number;
 	readonly running: boolean;
+	/** The PID of the running nats-server (undefined before the first start). */
+	readonly pid: number | undefined;
 	/** SIGKILL, and wait for the exit. */
 	kill(): Promise<void>;
 	/** Starts it again (same ports, same store) and waits until its MQTT port accepts connections. */
@@ -38,6 +46,8 @@ export interface NatsCluster {
 	nodes: NatsNode[];
 	/** Each node's MQTT URL, in node order: MQTT_URL is these joined with ",". */
 	mqttUrls: string[];
+	/** The index in `nodes` of the node leading a JetStream stream's Raft group (asked of a running node). */
+	streamLeader(stream: string): Promise<number>;
 	stop(): Promise<void>;
 }
 
@@ -52,8 +62,9 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
 	const missing = natsServerMissing();
 	if (missing) throw new Error(missing);
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chatcast-nats-"));
-	const ports: { client: number; route: number; mqtt: number }[] = [];
-	for (let i = 0; i < size; i++) ports.push({ client: await freePort(), route: await freePort(), mqtt: await freePort() });
+	const ports: { client: number; route: number; mqtt: number; monitor: number }[] = [];
+	for (let i = 0; i < size; i++)
+		ports.push({ client: await freePort(), route: await freePort(), mqtt: await freePort(), monitor: await freePort() });
 	const nodes = ports.map((port, i) => {
 		const name = `n${i + 1}`;
 		const routes = ports.filter(p => p !== port).map(p => `nats-route://127.0.0.1:${p.route}`);
@@ -63,6 +74,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
 			[
 				`server_name: ${name}`,
 				`listen: 127.0.0.1:${port.client}`,
+				`http: 127.0.0.1:${port.monitor}`,
 				`jetstream { store_dir: "${path.join(dir, name)}" }`,
 				`cluster { name: chatcast, listen: 127.0.0.1:${port.route}, routes: [${routes.join(", ")}] }`,
 				// Sessions on all three: created while only two nodes are routed, they would get 2 replicas, and losing
@@ -70,7 +82,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
 				`mqtt { listen: 127.0.0.1:${port.mqtt}, stream_replicas: ${size} }`,
 			].join("\n"),
 		);
-		return natsNode(name, config, port.mqtt);
+		return natsNode(name, config, port.mqtt, port.monitor);
 	});
 	await Promise.all(nodes.map(node => node.start()));
 	// NATS's MQTT keeps sessions in JetStream: a CONNECT is answered once the nodes elected a meta leader.
@@ -83,6 +95,10 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
 	return {
 		nodes,
 		mqttUrls: nodes.map(node => node.mqttUrl),
+		async streamLeader(stream) {
+			const name = await waitFor(() => leaderName(nodes, stream), 15_000, `a leader of stream ${stream}`);
+			return nodes.findIndex(node => node.name === name);
+		},
 		async stop() {
 			await Promise.all(nodes.map(node => node.kill()));
 			fs.rmSync(dir, { recursive: true, force: true });
@@ -90,7 +106,24 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
 	};
 }
 
-function natsNode(name: string, config: string, mqttPort: number): NatsNode {
+/** What `/jsz?accounts=true&streams=true` says of the streams a server holds (the part read here). */
+interface Jsz {
+	account_details?: { stream_detail?: { name: string; cluster?: { leader?: string } }[] }[];
+}
+
+/** The name of the stream's leader as a running node reports it; undefined while there is none. */
+async function leaderName(nodes: NatsNode[], stream: string): Promise<string | undefined> {
+	for (const node of nodes.filter(n => n.running)) {
+		const res = await fetch(`http://127.0.0.1:${node.monitorPort}/jsz?accounts=true&streams=true`).catch(() => undefined);
+		const jsz = (await res?.json().catch(() => undefined)) as Jsz | undefined;
+		const details = (jsz?.account_details ?? []).flatMap(account => account.stream_detail ?? []);
+		const leader = details.find(detail => detail.name === stream)?.cluster?.leader;
+		if (leader) return leader;
+	}
+	return undefined;
+}
+
+function natsNode(name: string, config: string, mqttPort: number, monitorPort: number): NatsNode {
 	let child: ChildProcess | undefined;
 	let exited: Promise<void> = Promise.resolve();
 	let output = "";
@@ -98,9 +131,13 @@ function natsNode(name: string, config: string, mqttPort: number): NatsNode {
 	return {
 		name,
 		mqttPort,
+		monitorPort,
 		mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
 		get running() {
 			return running();
+		},
+		get pid() {
+			return child?.pid;
 		},
 		output: () => output,
 		async kill() {

@@ -14,7 +14,10 @@ import { randomUUID } from "node:crypto";
 import net from "node:net";
 import path from "node:path";
 
-export const ROOT = path.resolve(__dirname, "../..");
+/** The checkout: two folders up from test/support, or three from its build (dist/test/support, for bench/). */
+export const ROOT = ((up: string): string => (path.basename(up) === "dist" ? path.dirname(up) : up))(
+	path.resolve(__dirname, "../.."),
+);
 export const MQTT_URL = process.env.MQTT_URL ?? "mqtt://127.0.0.1:1883";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 /** The cluster secret every test node seals its transporter packets with (the broker is shared: see uniqueNamespace). */

@@ -1,5 +1,5 @@
 import { loadConfig } from "../../src/config";
-import { mqttClientOptions, parseBrokerList } from "../../src/mqtt-brokers";
+import { CONNECT_TIMEOUT_MS, mqttClientOptions, parseBrokerList, RECONNECT_PERIOD_MS } from "../../src/mqtt-brokers";
 
 const SECRET = { CLUSTER_SECRET: "s".repeat(32) };
 
@@ -39,6 +39,8 @@ describe("MQTT_URL as a list of brokers", () => {
 			],
 			username: "us@r",
 			password: "p:ss",
+			connectTimeout: CONNECT_TIMEOUT_MS,
+			reconnectPeriod: RECONNECT_PERIOD_MS,
 		});
 		expect(mqttClientOptions(["mqtt://a"])).not.toHaveProperty("username");
 	});
