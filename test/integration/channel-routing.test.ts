@@ -151,6 +151,8 @@ test("subscribers on different edges get every message exactly once while others
 	const publishing = (async () => {
 		for (; published < total; published++) {
 			expect((await post(`${core.baseUrl}/api/channels/${channel}/messages`, { text: `m${published}` })).status).toBe(201);
+			// Paced (≥ 1.2 s in all) so that streams churn while it publishes, however fast a publish is.
+			await new Promise(r => setTimeout(r, 10));
 		}
 	})();
 	// Churn: streams come and go on every edge, each resuming from what was published when it opened;
