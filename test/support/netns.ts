@@ -113,7 +113,7 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
 			},
 			async destroy() {
 				await Promise.all(hosts.map(h => h.killAll()));
-				for (const ns of created.reverse()) await ip("netns", "del", ns).catch(() => undefined);
+				for (const ns of created.reverse()) deleteNamespaceSync(ns);
 				process.off("exit", onExit);
 			},
 		};
@@ -170,7 +170,7 @@ function netnsHost(
 	};
 }
 
-/** Deletes namespaces `cc<pid>-…` whose process no longer runs (a crashed or killed earlier run). */
+/** Deletes namespaces `cc<pid>-…` whose test process no longer runs (a crashed or killed earlier run), and what runs in them. */
 export function removeLeftovers(): void {
 	const names = execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
 		.split("\n")
@@ -191,8 +191,11 @@ function processRuns(pid: number): boolean {
 	}
 }
 
+/** Kills whatever still runs in the namespace (only the test's processes can be in it), then deletes it. */
 function deleteNamespaceSync(ns: string): void {
 	try {
+		const pids = execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).split("\n").filter(Boolean);
+		for (const pid of pids) process.kill(Number(pid), "SIGKILL");
 		execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
 	} catch {
 		// already gone
