@@ -171,6 +171,9 @@ test("a broker node, the Redis master, an edge's network, a core host: nothing a
 	for (const m of history) if (m.clientMsgId) copies.set(m.clientMsgId, (copies.get(m.clientMsgId) ?? 0) + 1);
 	expect(acceptedIds.filter(id => copies.get(id) !== 1)).toEqual([]);
 	// The subscribers that started on the cut edge went on through another one.
+	// The faults did happen: edge1 lost its broker node, the core's process is gone.
+	expect(nodes[0].output()).toContain("MQTT client is disconnected");
+	expect(nodes[EDGES.length + 1].exited).toBe(true);
 	const onCutEdge = snapshot.subscribers.filter((_, i) => i % EDGES.length === 1);
 	expect(onCutEdge.map(events => events.some(e => e.kind === "drop" && e.edge === edges[1]))).toEqual(onCutEdge.map(() => true));
 	expect(rows.map(r => ({ fault: r.fault, withinFiveSeconds: r.recoverySeconds <= 5 }))).toEqual(
