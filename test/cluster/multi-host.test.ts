@@ -12,7 +12,7 @@
  * For each: accepted, rejected, lost (0), duplicates (0), seconds until publishing works again (≤ 5).
  */
 import { randomUUID } from "node:crypto";
-import { type FaultWindow, faultRows, formatRows, subscriberViews } from "../support/fault-report";
+import { type FaultWindow, faultRows, formatRows, subscriberViews, troubleTimeline } from "../support/fault-report";
 import { type NatsCluster, natsServerMissing, startNatsCluster } from "../support/nats-cluster";
 import { createNetwork, type Network, netnsMissing } from "../support/netns";
 import { type ChatcastNode, startNode, uniqueNamespace, waitFor } from "../support/node-process";
@@ -93,6 +93,7 @@ test("a broker node, the Redis master, an edge's network, a core host: nothing a
 	await sleep(3000);
 
 	const faults: FaultWindow[] = [];
+	let promotedAfter = Number.NaN;
 	const fault = async (name: string, act: () => Promise<void>): Promise<void> => {
 		faults.push({ name, at: Date.now() });
 		await act();
@@ -106,6 +107,7 @@ test("a broker node, the Redis master, an edge's network, a core host: nothing a
 	await fault("Redis master killed (failover)", async () => {
 		const master = await redis.currentMaster();
 		if (!master) throw new Error("no Redis master");
+		const killedAt = Date.now();
 		await master.kill();
 		const promoted = await waitFor(
 			async () => {
@@ -115,6 +117,7 @@ test("a broker node, the Redis master, an edge's network, a core host: nothing a
 			15_000,
 			"a new Redis master",
 		);
+		promotedAfter = (Date.now() - killedAt) / 1000;
 		await sleep(6000);
 		// Back, empty, as a replica of the new master: the next faults have two replicas again.
 		await master.start(promoted);
@@ -158,8 +161,12 @@ test("a broker node, the Redis master, an edge's network, a core host: nothing a
 	const rows = faultRows(faults, snapshot.publishes, snapshot.subscribers, stored);
 	const [whole] = faultRows([{ name: "whole run", at: 0 }], snapshot.publishes, snapshot.subscribers, stored);
 	const reconnects = snapshot.subscribers.map(events => events.filter(e => e.kind === "drop").length);
+	const timelines = faults.map(
+		(f, i) =>
+			`${f.name}:\n  ${troubleTimeline(f, faults[i + 1]?.at ?? Number.POSITIVE_INFINITY, snapshot.publishes).join("\n  ")}`,
+	);
 	console.log(
-		`${formatRows(rows)}\n${snapshot.publishes.length} messages over all, ${history.length} in history; subscriber reconnects: ${reconnects.join(", ")}`,
+		`${formatRows(rows)}\n${snapshot.publishes.length} messages over all, ${history.length} in history; subscriber reconnects: ${reconnects.join(", ")}; the Sentinels named a new master ${promotedAfter.toFixed(2)} s after the kill\n\nTroubled publishes:\n${timelines.join("\n")}`,
 	);
 	expect(rows.map(r => ({ fault: r.fault, lost: r.lost, duplicates: r.duplicates }))).toEqual(
 		rows.map(r => ({ fault: r.fault, lost: 0, duplicates: 0 })),

@@ -109,6 +109,20 @@ export function recoverySeconds(at: number, window: readonly PublishRecord[]): n
 	return first ? (first.answeredAt - at) / 1000 : Number.POSITIVE_INFINITY;
 }
 
+/**
+ * The troubled messages after a fault (rejected, or sent to more than one edge), one line each, with
+ * times from the fault: what to read when a row fails.
+ *
+ * @example
+ *   troubleTimeline(fault, publishes); // "+1.02 s → +2.05 s 503 OUTCOME_UNKNOWN, 1 edge"
+ */
+export function troubleTimeline(fault: FaultWindow, until: number, publishes: readonly PublishRecord[]): string[] {
+	const since = (t: number): string => `+${((t - fault.at) / 1000).toFixed(2)} s`;
+	return publishes
+		.filter(r => r.sentAt >= fault.at && r.sentAt < until && (!accepted(r) || r.attempts > 1))
+		.map(r => `${since(r.sentAt)} → ${since(r.answeredAt)} ${r.status}${r.type ? ` ${r.type}` : ""}, ${r.attempts} edge(s)`);
+}
+
 /** The rows as a table for the log. */
 export function formatRows(rows: readonly FaultRow[]): string {
 	const header = [

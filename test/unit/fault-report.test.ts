@@ -1,5 +1,5 @@
 import type { PublishRecord, SubscriberEvent } from "../support/failover-client";
-import { faultRows, formatRows, recoverySeconds, subscriberViews } from "../support/fault-report";
+import { faultRows, formatRows, recoverySeconds, subscriberViews, troubleTimeline } from "../support/fault-report";
 
 const ok = (n: number, sentAt: number, extra: Partial<PublishRecord> = {}): PublishRecord => ({
 	clientMsgId: `m${n}`,
@@ -17,7 +17,14 @@ const failed = (n: number, sentAt: number, answeredAt = sentAt + 1000): PublishR
 	type: "OUTCOME_UNKNOWN",
 	attempts: 1,
 });
-const got = (n: number, at: number): SubscriberEvent => ({ kind: "message", at, id: `id${n}`, clientMsgId: `m${n}`, seq: n, epoch: "e" });
+const got = (n: number, at: number): SubscriberEvent => ({
+	kind: "message",
+	at,
+	id: `id${n}`,
+	clientMsgId: `m${n}`,
+	seq: n,
+	epoch: "e",
+});
 const reset = (at: number): SubscriberEvent => ({ kind: "reset", at, epoch: "f", oldestSeq: 1 });
 
 const faults = [
@@ -91,4 +98,12 @@ test("formatRows: a markdown table with one line per fault", () => {
 	const lines = formatRows(rows).split("\n");
 	expect(lines).toHaveLength(3);
 	expect(lines[1]).toBe("| first | 1 | 0 (0) | 0 | 0 | 0 | 0.11 s |");
+});
+
+test("troubleTimeline: the rejected and failed-over messages after a fault, times from the fault", () => {
+	const publishes = [ok(1, 1100), failed(2, 1200, 2200), ok(3, 1300, { attempts: 2, answeredAt: 3000 }), failed(4, 2100)];
+	expect(troubleTimeline(faults[0], faults[1].at, publishes)).toEqual([
+		"+0.20 s → +1.20 s 503 OUTCOME_UNKNOWN, 1 edge(s)",
+		"+0.30 s → +2.00 s 201, 2 edge(s)",
+	]);
 });
