@@ -84,7 +84,7 @@ describe("recoverySeconds", () => {
 	});
 
 	test("a message that needed another edge counts as trouble; its own acceptance is the recovery", () => {
-		const window = [ok(1, 1000, { attempts: 2, answeredAt: 3500 }), ok(2, 3600)];
+		const window = [ok(1, 1000), ok(2, 1100, { attempts: 2, answeredAt: 3500 }), ok(3, 3600)];
 		expect(recoverySeconds(1000, window)).toBeCloseTo(2.5);
 	});
 
