@@ -7,7 +7,8 @@
  * - lost: accepted messages missing from some subscriber's view at the end;
  * - duplicates: deliveries of a clientMsgId the subscriber's view already had;
  * - recovery: seconds from the fault until publishing works again: the answer to the first accepted
- *   message sent at or after the window's last troubled one (rejected, or needing another edge).
+ *   message sent at or after the window's last troubled one (rejected, or needing another edge);
+ * - slowest delivery: the longest an accepted message took from its answer to its last subscriber.
  *
  * A subscriber's view is what the demo page shows: its messages since the last `reset` the server sent
  * (a reset says "start over from oldestSeq", e.g. after a Redis failover began a new epoch); earlier
@@ -36,6 +37,7 @@ export interface FaultRow {
 	/** Messages a reset sent again to a subscriber that had them (expected after a new epoch). */
 	redelivered: number;
 	recoverySeconds: number;
+	slowestDeliverySeconds: number;
 }
 
 const accepted = (r: PublishRecord): boolean => r.status >= 200 && r.status < 300;
@@ -69,6 +71,15 @@ function repeats(events: readonly SubscriberEvent[]): { duplicates: number[]; re
 	return { duplicates, redelivered };
 }
 
+/** When a subscriber first received each clientMsgId. */
+function firstArrival(events: readonly SubscriberEvent[]): Map<string, number> {
+	const arrivals = new Map<string, number>();
+	for (const event of events)
+		if (event.kind === "message" && event.clientMsgId !== undefined && !arrivals.has(event.clientMsgId))
+			arrivals.set(event.clientMsgId, event.at);
+	return arrivals;
+}
+
 /**
  * One row per fault. Publishes belong to the window they were sent in, repeats to the one they were
  * received in.
@@ -81,6 +92,7 @@ export function faultRows(
 ): FaultRow[] {
 	const finalViews = subscribers.map(events => new Set(subscriberViews(events).at(-1)));
 	const repeated = subscribers.map(repeats);
+	const firstArrivals = subscribers.map(firstArrival);
 	return faults.map((fault, i) => {
 		const until = faults[i + 1]?.at ?? Number.POSITIVE_INFINITY;
 		const inWindow = (at: number): boolean => at >= fault.at && at < until;
@@ -97,6 +109,10 @@ export function faultRows(
 			duplicates: count(r => r.duplicates),
 			redelivered: count(r => r.redelivered),
 			recoverySeconds: recoverySeconds(fault.at, window),
+			slowestDeliverySeconds: window.filter(accepted).reduce((slowest, r) => {
+				const last = Math.max(...firstArrivals.map(arrivals => arrivals.get(r.clientMsgId) ?? r.answeredAt));
+				return Math.max(slowest, (last - r.answeredAt) / 1000);
+			}, 0),
 		};
 	});
 }
@@ -142,6 +158,7 @@ export function formatRows(rows: readonly FaultRow[]): string {
 		String(r.duplicates),
 		String(r.redelivered),
 		`${r.recoverySeconds.toFixed(2)} s`,
+		`${r.slowestDeliverySeconds.toFixed(2)} s`,
 	]);
 	return [header, ...lines].map(cells => `| ${cells.join(" | ")} |`).join("\n");
 }

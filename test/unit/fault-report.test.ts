@@ -50,6 +50,20 @@ describe("faultRows", () => {
 		expect(rows[0]).toMatchObject({ accepted: 1, rejected: 1, rejectedStored: 0 });
 	});
 
+	test("slowest delivery: from the answer to the last subscriber's first copy", () => {
+		const publishes = [ok(1, 1100), ok(2, 1200)];
+		const rows = faultRows(
+			faults,
+			publishes,
+			[
+				[got(1, 1150), got(2, 1300)],
+				[got(1, 1600), got(2, 1250), got(1, 1900)],
+			],
+			new Set(),
+		);
+		expect(rows[0].slowestDeliverySeconds).toBeCloseTo(0.49);
+	});
+
 	test("a rejected message the history holds is counted as stored", () => {
 		const rows = faultRows(faults, [failed(1, 1100)], [[got(1, 1500)]], new Set(["m1"]));
 		expect(rows[0]).toMatchObject({ rejected: 1, rejectedStored: 1, lost: 0, duplicates: 0 });
@@ -97,7 +111,7 @@ test("formatRows: a markdown table with one line per fault", () => {
 	const rows = faultRows(faults, [ok(1, 1100)], [[got(1, 1200)]], new Set());
 	const lines = formatRows(rows).split("\n");
 	expect(lines).toHaveLength(3);
-	expect(lines[1]).toBe("| first | 1 | 0 (0) | 0 | 0 | 0 | 0.11 s |");
+	expect(lines[1]).toBe("| first | 1 | 0 (0) | 0 | 0 | 0 | 0.11 s | 0.09 s |");
 });
 
 test("troubleTimeline: the rejected and failed-over messages after a fault, times from the fault", () => {
