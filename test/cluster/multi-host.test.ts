@@ -104,9 +104,9 @@ test("a broker node, the Redis master, an edge's network, a core host: nothing a
 		await nats.nodes[0].start();
 		await sleep(4000);
 	});
+	const master = await redis.currentMaster();
+	if (!master) throw new Error("no Redis master");
 	await fault("Redis master killed (failover)", async () => {
-		const master = await redis.currentMaster();
-		if (!master) throw new Error("no Redis master");
 		const killedAt = Date.now();
 		await master.kill();
 		const promoted = await waitFor(

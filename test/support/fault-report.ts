@@ -1,7 +1,8 @@
 /**
  * What a run of faults did to the clients (test/support/failover-client.ts), one row per fault:
  *
- * - accepted / rejected: messages first sent in the fault's window, answered 2xx / not (a 503
+ * - accepted / rejected: messages answered in the fault's window (so one in flight when the fault came
+ *   belongs to it), answered 2xx / not (a 503
  *   OUTCOME_UNKNOWN, or no edge answering, counts as rejected; `rejectedStored` says how many of those
  *   the history holds anyway);
  * - lost: accepted messages missing from some subscriber's view at the end;
@@ -81,7 +82,7 @@ function firstArrival(events: readonly SubscriberEvent[]): Map<string, number> {
 }
 
 /**
- * One row per fault. Publishes belong to the window they were sent in, repeats to the one they were
+ * One row per fault. Publishes belong to the window they were answered in, repeats to the one they were
  * received in.
  */
 export function faultRows(
@@ -96,7 +97,7 @@ export function faultRows(
 	return faults.map((fault, i) => {
 		const until = faults[i + 1]?.at ?? Number.POSITIVE_INFINITY;
 		const inWindow = (at: number): boolean => at >= fault.at && at < until;
-		const window = publishes.filter(r => inWindow(r.sentAt));
+		const window = publishes.filter(r => inWindow(r.answeredAt));
 		const rejected = window.filter(r => !accepted(r));
 		const count = (times: (r: { duplicates: number[]; redelivered: number[] }) => number[]): number =>
 			repeated.reduce((n, r) => n + times(r).filter(inWindow).length, 0);
@@ -135,7 +136,7 @@ export function recoverySeconds(at: number, window: readonly PublishRecord[]): n
 export function troubleTimeline(fault: FaultWindow, until: number, publishes: readonly PublishRecord[]): string[] {
 	const since = (t: number): string => `+${((t - fault.at) / 1000).toFixed(2)} s`;
 	return publishes
-		.filter(r => r.sentAt >= fault.at && r.sentAt < until && (!accepted(r) || r.attempts > 1))
+		.filter(r => r.answeredAt >= fault.at && r.answeredAt < until && (!accepted(r) || r.attempts > 1))
 		.map(r => `${since(r.sentAt)} → ${since(r.answeredAt)} ${r.status}${r.type ? ` ${r.type}` : ""}, ${r.attempts} edge(s)`);
 }
 

@@ -31,8 +31,6 @@ export interface NetnsHost extends ProcessHost {
 	ns: string;
 	/** Starts a process in the namespace, tracked (killed by `killAll`, `destroy`, or when the test process exits). */
 	spawn(file: string, args: string[], options?: SpawnOptions): ChildProcess;
-	/** Runs a command in the namespace to its end (e.g. redis-cli); rejects on a non-zero exit. */
-	exec(file: string, args: string[]): Promise<string>;
 	/** SIGKILLs every process this host started, and waits for them. */
 	killAll(): Promise<void>;
 	/** Takes the link down at the switch: the host is off the network (its processes keep running). */
@@ -136,9 +134,6 @@ function netnsHost(
 		name,
 		ns,
 		address,
-		async exec(file, args) {
-			return (await run("ip", ["netns", "exec", ns, file, ...args])).stdout;
-		},
 		spawn(file, args, options = {}) {
 			const child = spawn("ip", ["netns", "exec", ns, file, ...args], { stdio: "ignore", ...options });
 			own.add(child);

@@ -43,7 +43,7 @@ describe("faultRows", () => {
 	});
 
 	test("an accepted message one subscriber lacks is lost, in the window it was sent in; a rejected one is not", () => {
-		const publishes = [ok(1, 1100), failed(2, 1200), ok(3, 2100)];
+		const publishes = [ok(1, 1100), failed(2, 1200, 1500), ok(3, 2100)];
 		const subscribers = [[got(1, 1150), got(3, 2200)], [got(3, 2200)]];
 		const rows = faultRows(faults, publishes, subscribers, new Set(["m1", "m3"]));
 		expect(rows.map(r => r.lost)).toEqual([1, 0]);
@@ -64,8 +64,17 @@ describe("faultRows", () => {
 		expect(rows[0].slowestDeliverySeconds).toBeCloseTo(0.49);
 	});
 
+	test("a message in flight when the fault came belongs to the fault: it is answered in its window", () => {
+		const rows = faultRows(faults, [ok(1, 1100), failed(2, 1990, 2500), ok(3, 2600)], [[got(1, 1150), got(3, 2650)]], new Set());
+		expect(rows.map(r => [r.accepted, r.rejected])).toEqual([
+			[1, 0],
+			[1, 1],
+		]);
+		expect(rows[1].recoverySeconds).toBeCloseTo(0.61);
+	});
+
 	test("a rejected message the history holds is counted as stored", () => {
-		const rows = faultRows(faults, [failed(1, 1100)], [[got(1, 1500)]], new Set(["m1"]));
+		const rows = faultRows(faults, [failed(1, 1100, 1400)], [[got(1, 1500)]], new Set(["m1"]));
 		expect(rows[0]).toMatchObject({ rejected: 1, rejectedStored: 1, lost: 0, duplicates: 0 });
 	});
 
@@ -115,9 +124,9 @@ test("formatRows: a markdown table with one line per fault", () => {
 });
 
 test("troubleTimeline: the rejected and failed-over messages after a fault, times from the fault", () => {
-	const publishes = [ok(1, 1100), failed(2, 1200, 2200), ok(3, 1300, { attempts: 2, answeredAt: 3000 }), failed(4, 2100)];
+	const publishes = [ok(1, 1100), failed(2, 1200, 1800), ok(3, 1300, { attempts: 2, answeredAt: 1900 }), failed(4, 2100)];
 	expect(troubleTimeline(faults[0], faults[1].at, publishes)).toEqual([
-		"+0.20 s → +1.20 s 503 OUTCOME_UNKNOWN, 1 edge(s)",
-		"+0.30 s → +2.00 s 201, 2 edge(s)",
+		"+0.20 s → +0.80 s 503 OUTCOME_UNKNOWN, 1 edge(s)",
+		"+0.30 s → +0.90 s 201, 2 edge(s)",
 	]);
 });
