@@ -168,6 +168,16 @@ test("a broker node, the Redis master, an edge's network, a core host: nothing a
 	console.log(
 		`${formatRows(rows)}\n${snapshot.publishes.length} messages over all, ${history.length} in history; subscriber reconnects: ${reconnects.join(", ")}; the Sentinels named a new master ${promotedAfter.toFixed(2)} s after the kill\n\nTroubled publishes:\n${timelines.join("\n")}`,
 	);
+	// What the nodes complained about, for reading a failure.
+	for (const [i, node] of nodes.entries()) {
+		const complaints = node
+			.output()
+			.split("\n")
+			.filter(line => /error|warn|redis|sentinel/i.test(line));
+		console.log(
+			`${[...EDGES, ...CORES][i]}: ${complaints.length} warnings/errors, the last ones:\n${complaints.slice(-12).join("\n")}`,
+		);
+	}
 	expect(rows.map(r => ({ fault: r.fault, lost: r.lost, duplicates: r.duplicates }))).toEqual(
 		rows.map(r => ({ fault: r.fault, lost: 0, duplicates: 0 })),
 	);
