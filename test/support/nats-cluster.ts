@@ -2,7 +2,8 @@
  * A NATS server cluster with MQTT (the clustered broker of docs/adr-clustered-broker.md), of the test's
  * own: every node on free loopback ports (client, cluster route, MQTT, monitoring), JetStream in a
  * temporary folder, routes to every other node. A node can be killed (SIGKILL) and started again with
- * the same ports and store. Stopped by PID; the folder is removed.
+ * the same ports and store. Stopped by PID; the folder is removed. On other hosts (network namespaces),
+ * one node per host on the standard ports, checked through `reach`.
  *
  * @example
  *   const cluster = await startNatsCluster(3);
@@ -12,13 +13,12 @@
  *   await cluster.nodes[0].start();
  *   await cluster.stop();
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import mqtt from "mqtt";
-import { freePort, waitFor } from "./node-process";
+import { freePort, LOCALHOST, type ProcessHost, waitFor } from "./node-process";
+import { localReach, type Reach } from "./reach";
 
 /** Where Debian's package installs it; NATS_SERVER overrides. */
 export const NATS_SERVER = process.env.NATS_SERVER ?? "/usr/sbin/nats-server";
@@ -29,12 +29,14 @@ export const SESSION_STREAM = "$MQTT_sess";
 export interface NatsNode {
 	name: string;
 	mqttPort: number;
-	mqttUrl: string;
 	/** The HTTP monitoring port (`/jsz`, `/varz`). */
 	monitorPort: number;
-	readonly running: boolean;
+	/** Its monitoring endpoint's base URL. */
+	monitorUrl: string;
 	/** The PID of the running nats-server (undefined before the first start). */
 	readonly pid: number | undefined;
+	mqttUrl: string;
+	readonly running: boolean;
 	/** SIGKILL, and wait for the exit. */
 	kill(): Promise<void>;
 	/** Starts it again (same ports, same store) and waits until its MQTT port accepts connections. */
@@ -58,36 +60,65 @@ export function natsServerMissing(): string | undefined {
 		: `nats-server is not installed at ${NATS_SERVER} (apt-get install nats-server, or set NATS_SERVER)`;
 }
 
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+/** Where the nodes run: one per host (default: all on this machine's loopback, on free ports). */
+export interface NatsPlacement {
+	hosts: ProcessHost[];
+	/** How the test checks the nodes' ports (default: from its own process). */
+	reach: Reach;
+}
+
+interface NodePorts {
+	address: string;
+	client: number;
+	route: number;
+	mqtt: number;
+	monitor: number;
+}
+
+export async function startNatsCluster(size = 3, placement?: NatsPlacement): Promise<NatsCluster> {
 	const missing = natsServerMissing();
 	if (missing) throw new Error(missing);
+	const reach = placement?.reach ?? localReach;
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chatcast-nats-"));
-	const ports: { client: number; route: number; mqtt: number; monitor: number }[] = [];
-	for (let i = 0; i < size; i++)
-		ports.push({ client: await freePort(), route: await freePort(), mqtt: await freePort(), monitor: await freePort() });
+	const ports: NodePorts[] = [];
+	for (let i = 0; i < size; i++) {
+		const host = placement?.hosts[i];
+		// A host of its own has the standard ports to itself.
+		ports.push(
+			host
+				? { address: host.address, client: 4222, route: 6222, mqtt: 1883, monitor: 8222 }
+				: {
+						address: LOCALHOST.address,
+						client: await freePort(),
+						route: await freePort(),
+						mqtt: await freePort(),
+						monitor: await freePort(),
+					},
+		);
+	}
 	const nodes = ports.map((port, i) => {
 		const name = `n${i + 1}`;
-		const routes = ports.filter(p => p !== port).map(p => `nats-route://127.0.0.1:${p.route}`);
+		const routes = ports.filter(p => p !== port).map(p => `nats-route://${p.address}:${p.route}`);
 		const config = path.join(dir, `${name}.conf`);
 		fs.writeFileSync(
 			config,
 			[
 				`server_name: ${name}`,
-				`listen: 127.0.0.1:${port.client}`,
-				`http: 127.0.0.1:${port.monitor}`,
+				`listen: ${port.address}:${port.client}`,
+				`http: ${port.address}:${port.monitor}`,
 				`jetstream { store_dir: "${path.join(dir, name)}" }`,
-				`cluster { name: chatcast, listen: 127.0.0.1:${port.route}, routes: [${routes.join(", ")}] }`,
+				`cluster { name: chatcast, listen: ${port.address}:${port.route}, routes: [${routes.join(", ")}] }`,
 				// Sessions on all three: created while only two nodes are routed, they would get 2 replicas, and losing
 				// one of those stops new MQTT connections everywhere until it is back.
-				`mqtt { listen: 127.0.0.1:${port.mqtt}, stream_replicas: ${size} }`,
+				`mqtt { listen: ${port.address}:${port.mqtt}, stream_replicas: ${size} }`,
 			].join("\n"),
 		);
-		return natsNode(name, config, port.mqtt, port.monitor);
+		return natsNode(name, config, port, placement?.hosts[i] ?? LOCALHOST, reach);
 	});
 	await Promise.all(nodes.map(node => node.start()));
 	// NATS's MQTT keeps sessions in JetStream: a CONNECT is answered once the nodes elected a meta leader.
 	await Promise.all(
-		nodes.map(node => waitFor(() => mqttAnswers(node.mqttUrl), 30_000, `MQTT on nats-server ${node.name}`)),
+		nodes.map(node => waitFor(() => reach.mqttAnswers(node.mqttUrl), 30_000, `MQTT on nats-server ${node.name}`)),
 	).catch(async (err: Error) => {
 		await Promise.all(nodes.map(node => node.kill()));
 		throw new Error(`${err.message}\n${nodes.map(node => `${node.name}:\n${node.output()}`).join("\n")}`);
@@ -114,7 +145,7 @@ interface Jsz {
 /** The name of the stream's leader as a running node reports it; undefined while there is none. */
 async function leaderName(nodes: NatsNode[], stream: string): Promise<string | undefined> {
 	for (const node of nodes.filter(n => n.running)) {
-		const res = await fetch(`http://127.0.0.1:${node.monitorPort}/jsz?accounts=true&streams=true`).catch(() => undefined);
+		const res = await fetch(`${node.monitorUrl}/jsz?accounts=true&streams=true`).catch(() => undefined);
 		const jsz = (await res?.json().catch(() => undefined)) as Jsz | undefined;
 		const details = (jsz?.account_details ?? []).flatMap(account => account.stream_detail ?? []);
 		const leader = details.find(detail => detail.name === stream)?.cluster?.leader;
@@ -123,7 +154,8 @@ async function leaderName(nodes: NatsNode[], stream: string): Promise<string | u
 	return undefined;
 }
 
-function natsNode(name: string, config: string, mqttPort: number, monitorPort: number): NatsNode {
+function natsNode(name: string, config: string, ports: NodePorts, host: ProcessHost, reach: Reach): NatsNode {
+	const mqttPort = ports.mqtt;
 	let child: ChildProcess | undefined;
 	let exited: Promise<void> = Promise.resolve();
 	let output = "";
@@ -131,8 +163,9 @@ function natsNode(name: string, config: string, mqttPort: number, monitorPort: n
 	return {
 		name,
 		mqttPort,
-		monitorPort,
-		mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+		mqttUrl: `mqtt://${ports.address}:${mqttPort}`,
+		monitorPort: ports.monitor,
+		monitorUrl: `http://${ports.address}:${ports.monitor}`,
 		get running() {
 			return running();
 		},
@@ -145,28 +178,15 @@ function natsNode(name: string, config: string, mqttPort: number, monitorPort: n
 			await exited;
 		},
 		async start() {
-			const started = spawn(NATS_SERVER, ["-c", config], { stdio: ["ignore", "pipe", "pipe"] });
+			const started = host.spawn(NATS_SERVER, ["-c", config], { stdio: ["ignore", "pipe", "pipe"] });
 			child = started;
 			exited = new Promise(resolve => started.once("exit", () => resolve()));
 			for (const stream of [started.stdout, started.stderr]) stream?.on("data", (chunk: Buffer) => (output += chunk));
-			await waitFor(() => running() && acceptsConnections(mqttPort), 15_000, `nats-server ${name}'s MQTT port ${mqttPort}`);
+			await waitFor(
+				() => running() && reach.tcpOpen(ports.address, mqttPort),
+				15_000,
+				`nats-server ${name}'s MQTT port ${mqttPort}`,
+			);
 		},
 	};
-}
-
-async function mqttAnswers(url: string): Promise<boolean> {
-	const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 3000 }, false).catch(() => undefined);
-	await client?.endAsync(true);
-	return client !== undefined;
-}
-
-function acceptsConnections(port: number): Promise<boolean> {
-	return new Promise(resolve => {
-		const socket = net.connect(port, "127.0.0.1");
-		socket.once("connect", () => {
-			socket.destroy();
-			resolve(true);
-		});
-		socket.once("error", () => resolve(false));
-	});
 }

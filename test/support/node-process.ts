@@ -9,7 +9,7 @@
  *   await fetch(`${core.baseUrl}/api/channels/${channel}/messages`, …);
  *   await edge.stop();
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import net from "node:net";
 import path from "node:path";
@@ -20,6 +20,18 @@ export const ROOT = ((up: string): string => (path.basename(up) === "dist" ? pat
 );
 export const MQTT_URL = process.env.MQTT_URL ?? "mqtt://127.0.0.1:1883";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+/**
+ * Where a test process runs: this machine's loopback (LOCALHOST), or another host such as a network
+ * namespace (test/support/netns.ts), which starts the process there.
+ */
+export interface ProcessHost {
+	/** The address its servers listen on and are reached at. */
+	address: string;
+	spawn(file: string, args: string[], options: SpawnOptions): ChildProcess;
+}
+
+export const LOCALHOST: ProcessHost = { address: "127.0.0.1", spawn: (file, args, options) => spawn(file, args, options) };
+
 /** The cluster secret every test node seals its transporter packets with (the broker is shared: see uniqueNamespace). */
 export const CLUSTER_SECRET = "test-cluster-secret-0123456789abcdef";
 
@@ -31,6 +43,8 @@ export interface NodeOptions {
 	port?: number;
 	/** Extra environment (HISTORY_LIMIT, REDIS_URL, …). */
 	env?: Record<string, string>;
+	/** Where it runs (default LOCALHOST); elsewhere it listens on the host's address. */
+	host?: ProcessHost;
 	/** How long to wait for CHATCAST_READY. */
 	timeoutMs?: number;
 }
@@ -61,7 +75,8 @@ process.once("exit", () => {
 
 export async function startNode(options: NodeOptions): Promise<ChatcastNode> {
 	const nodeID = `${options.namespace}-${(options.services ?? ["all"]).join("_")}-${randomUUID().slice(0, 6)}`;
-	const child = spawn(process.execPath, [path.join(ROOT, "dist/src/bin/start.js")], {
+	const host = options.host ?? LOCALHOST;
+	const child = host.spawn(process.execPath, [path.join(ROOT, "dist/src/bin/start.js")], {
 		cwd: ROOT,
 		env: {
 			PATH: process.env.PATH ?? "",
@@ -76,6 +91,7 @@ export async function startNode(options: NodeOptions): Promise<ChatcastNode> {
 			PORT: String(options.port ?? 0),
 			SERVICES: (options.services ?? ["api", "ingest", "history", "broadcast"]).join(","),
 			LOG_LEVEL: "warn",
+			...(host === LOCALHOST ? {} : { HOST: host.address }),
 			...options.env,
 		},
 		stdio: ["ignore", "pipe", "pipe"],
@@ -102,8 +118,8 @@ export async function startNode(options: NodeOptions): Promise<ChatcastNode> {
 				resolve(JSON.parse(match[1]) as { port: number });
 			}
 		};
-		child.stdout.on("data", onData);
-		child.stderr.on("data", (chunk: Buffer) => {
+		child.stdout?.on("data", onData);
+		child.stderr?.on("data", (chunk: Buffer) => {
 			output += chunk.toString();
 		});
 		void exit.then(code => {
@@ -119,7 +135,7 @@ export async function startNode(options: NodeOptions): Promise<ChatcastNode> {
 	return {
 		nodeID,
 		port: ready.port,
-		baseUrl: `http://127.0.0.1:${ready.port}`,
+		baseUrl: `http://${host.address}:${ready.port}`,
 		// Defined: the process printed CHATCAST_READY.
 		pid: child.pid ?? -1,
 		output: () => output,

@@ -147,34 +147,50 @@ export interface SentinelTopology {
 	stop(): Promise<void>;
 }
 
+/** The name the Sentinels of these topologies watch their master by (REDIS_SENTINEL_NAME). */
+export const SENTINEL_NAME = "chatcast";
+
+/** Replicas that sync at once, without a disk. */
+export const REPLICATION_ARGS = ["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"];
+
+/** A Sentinel's configuration: quorum 2, a master is down after 1 s without an answer. */
+export function sentinelConfig(master: RedisNode): string[] {
+	return [
+		`sentinel monitor ${SENTINEL_NAME} ${master.host} ${master.port} 2`,
+		`sentinel down-after-milliseconds ${SENTINEL_NAME} 1000`,
+		`sentinel failover-timeout ${SENTINEL_NAME} 5000`,
+		`sentinel parallel-syncs ${SENTINEL_NAME} 2`,
+	];
+}
+
+/** How many replicas a master's `INFO replication` lists as online. */
+export function onlineReplicas(info: string): number {
+	return info.match(/^slave\d+:.*state=online/gm)?.length ?? 0;
+}
+
+/** Whether a Sentinel's `SENTINEL MASTER` answer shows it knows `replicas` replicas and `otherSentinels` other Sentinels. */
+export function sentinelKnows(view: unknown, replicas: number, otherSentinels: number): boolean {
+	const fields = view as string[];
+	const field = (key: string): number => Number(fields[fields.indexOf(key) + 1]);
+	return field("num-slaves") === replicas && field("num-other-sentinels") === otherSentinels;
+}
+
 /** A master, `replicas` replicas and `sentinels` Sentinels (quorum 2) that fail over after 1 s without an answer. */
 export async function startSentinelGroup(options: { replicas: number; sentinels: number }): Promise<SentinelTopology> {
 	const topology = newTopology("sentinel");
-	const name = "chatcast";
-	const replication = ["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"];
-	const master = await startProcess(topology, replication);
+	const name = SENTINEL_NAME;
+	const master = await startProcess(topology, REPLICATION_ARGS);
 	const replicas = await Promise.all(
 		Array.from({ length: options.replicas }, () =>
-			startProcess(topology, [...replication, "--replicaof", "127.0.0.1", String(master.port)]),
+			startProcess(topology, [...REPLICATION_ARGS, "--replicaof", "127.0.0.1", String(master.port)]),
 		),
 	);
 	const sentinels = await Promise.all(
-		Array.from({ length: options.sentinels }, () =>
-			startProcess(
-				topology,
-				[
-					`sentinel monitor ${name} 127.0.0.1 ${master.port} 2`,
-					`sentinel down-after-milliseconds ${name} 1000`,
-					`sentinel failover-timeout ${name} 5000`,
-					`sentinel parallel-syncs ${name} 2`,
-				],
-				true,
-			),
-		),
+		Array.from({ length: options.sentinels }, () => startProcess(topology, sentinelConfig(master), true)),
 	);
 	const servers = [master, ...replicas];
 	await waitFor(
-		async () => (await master.client.info("replication")).match(/^slave\d+:.*state=online/gm)?.length === options.replicas,
+		async () => onlineReplicas(await master.client.info("replication")) === options.replicas,
 		15_000,
 		"replicas online",
 	);
@@ -182,11 +198,7 @@ export async function startSentinelGroup(options: { replicas: number; sentinels:
 	await waitFor(
 		async () => {
 			const views = await Promise.all(sentinels.map(s => s.client.call("SENTINEL", "MASTER", name)));
-			return views.every(view => {
-				const fields = view as string[];
-				const field = (key: string): number => Number(fields[fields.indexOf(key) + 1]);
-				return field("num-slaves") === options.replicas && field("num-other-sentinels") === options.sentinels - 1;
-			});
+			return views.every(view => sentinelKnows(view, options.replicas, options.sentinels - 1));
 		},
 		20_000,
 		"sentinels know the replicas and each other",

@@ -39,15 +39,19 @@ export interface OpenStreamOptions {
 	headers?: Record<string, string>;
 	/** Called for each `message` event, as it is parsed. */
 	onMessage?: (message: ChatMessage) => void;
+	/** Called for every event (message, reset, presence, …), as it is parsed. */
+	onEvent?: (event: EventSourceMessage) => void;
 	/** Called once when the stream ends, fails or is closed. */
 	onEnd?: () => void;
+	/** Aborts the request, or ends the stream once open. */
+	signal?: AbortSignal;
 }
 
 export function openStream(url: string, options: OpenStreamOptions = {}): Promise<TestStream> {
 	return new Promise((resolve, reject) => {
 		const headers: Record<string, string> = { Accept: "text/event-stream", ...options.headers };
 		if (options.lastEventId !== undefined) headers["Last-Event-ID"] = String(options.lastEventId);
-		const req = http.get(url, { headers }, res => {
+		const req = http.get(url, { headers, signal: options.signal }, res => {
 			const stream: TestStream = {
 				status: res.statusCode ?? 0,
 				headers: res.headers,
@@ -71,6 +75,7 @@ export function openStream(url: string, options: OpenStreamOptions = {}): Promis
 			const parser = createParser({
 				onEvent: event => {
 					stream.events.push(event);
+					options.onEvent?.(event);
 					if (event.event !== "message") return;
 					const message = JSON.parse(event.data) as ChatMessage;
 					stream.messages.push(message);

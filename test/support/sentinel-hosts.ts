@@ -1,0 +1,154 @@
+/**
+ * A Redis master, its replicas and their Sentinels spread over hosts of their own (network namespaces,
+ * test/support/netns.ts): each host runs one data server (port 6379; the first host's is the master at
+ * start) and one Sentinel (port 26379), as a real deployment would. Checked through `reach`, since the
+ * test process is on none of these networks. A data server can be killed (SIGKILL) and started again:
+ * it comes back empty, and the Sentinels make it a replica of whoever is master then.
+ *
+ * @example
+ *   const redis = await startHostedSentinelGroup([r1, r2, r3], reach);
+ *   env.REDIS_SENTINELS = redis.sentinels.map(s => `${s.host}:${s.port}`).join(",");
+ *   const master = await redis.currentMaster(); await master?.kill(); await master?.start();
+ */
+import type { ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { RedisNode } from "../../src/redis-connection";
+import { type ProcessHost, waitFor } from "./node-process";
+import type { Reach } from "./reach";
+import { onlineReplicas, REPLICATION_ARGS, SENTINEL_NAME, sentinelConfig, sentinelKnows } from "./redis-topology";
+
+const DATA_PORT = 6379;
+const SENTINEL_PORT = 26379;
+
+export interface HostedRedis extends RedisNode {
+	readonly running: boolean;
+	/** SIGKILL, and wait for the exit. */
+	kill(): Promise<void>;
+	/** Starts it (empty: no persistence), as a replica of `master` or else a master, and waits until it answers. */
+	start(master?: RedisNode): Promise<void>;
+}
+
+export interface HostedSentinelGroup {
+	/** REDIS_SENTINEL_NAME. */
+	name: string;
+	/** REDIS_SENTINELS. */
+	sentinels: RedisNode[];
+	/** One per host, the first the master at start. */
+	servers: HostedRedis[];
+	/** The server the Sentinels name as master now. */
+	currentMaster(): Promise<HostedRedis | undefined>;
+	/** Resolves once `master` has every other running server online as its replica. */
+	replicasOnline(master: RedisNode, timeoutMs?: number): Promise<void>;
+	stop(): Promise<void>;
+}
+
+export async function startHostedSentinelGroup(hosts: ProcessHost[], reach: Reach): Promise<HostedSentinelGroup> {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chatcast-hosted-sentinel-"));
+	const [first] = hosts;
+	if (!first || hosts.length < 3) throw new Error("a Sentinel group needs 3 hosts at least (quorum 2)");
+	const masterAtStart = { host: first.address, port: DATA_PORT };
+	const servers = hosts.map((host, i) => dataServer(host, path.join(dir, `data-${i}`)));
+	await servers[0].start();
+	await Promise.all(servers.slice(1).map(server => server.start(masterAtStart)));
+	const sentinels = hosts.map((host, i) => {
+		const file = path.join(dir, `sentinel-${i}.conf`);
+		// Without a password Redis answers only loopback unless told otherwise: the network is the test's own.
+		fs.writeFileSync(file, `${[...sentinelConfig(masterAtStart), "protected-mode no"].join("\n")}\n`);
+		return host.spawn("redis-server", [file, "--sentinel", "--port", String(SENTINEL_PORT), "--bind", host.address], {
+			stdio: "ignore",
+		});
+	});
+	const sentinelNodes = hosts.map(host => ({ host: host.address, port: SENTINEL_PORT }));
+	const group: HostedSentinelGroup = {
+		name: SENTINEL_NAME,
+		sentinels: sentinelNodes,
+		servers,
+		async currentMaster() {
+			for (const sentinel of sentinelNodes) {
+				const address = (await reach.redis(sentinel, ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_NAME]).catch(() => null)) as
+					| string[]
+					| null;
+				if (address) return servers.find(s => s.host === address[0] && s.port === Number(address[1]));
+			}
+			return undefined;
+		},
+		async replicasOnline(master, timeoutMs = 20_000) {
+			const others = servers.filter(s => s.running && s.host !== master.host).length;
+			await waitFor(
+				async () => onlineReplicas(String(await reach.redis(master, ["INFO", "replication"]))) === others,
+				timeoutMs,
+				`${others} replicas online at ${master.host}`,
+			);
+		},
+		async stop() {
+			await Promise.all(servers.map(s => s.kill()));
+			await Promise.all(sentinels.map(stopProcess));
+			fs.rmSync(dir, { recursive: true, force: true });
+		},
+	};
+	try {
+		await group.replicasOnline(masterAtStart);
+		// Every Sentinel knows the replicas and the other Sentinels before a test may fail the master over.
+		await waitFor(
+			async () => {
+				const views = await Promise.all(sentinelNodes.map(s => reach.redis(s, ["SENTINEL", "MASTER", SENTINEL_NAME])));
+				return views.every(view => sentinelKnows(view, hosts.length - 1, hosts.length - 1));
+			},
+			20_000,
+			"sentinels know the replicas and each other",
+		);
+	} catch (err) {
+		await group.stop();
+		throw err;
+	}
+	return group;
+
+	function dataServer(host: ProcessHost, folder: string): HostedRedis {
+		fs.mkdirSync(folder);
+		let child: ChildProcess | undefined;
+		const running = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null;
+		const node = { host: host.address, port: DATA_PORT };
+		return {
+			...node,
+			get running() {
+				return running();
+			},
+			kill: async () => {
+				if (child) await stopProcess(child);
+			},
+			async start(master) {
+				const args = [
+					"--port",
+					String(DATA_PORT),
+					"--bind",
+					host.address,
+					"--dir",
+					folder,
+					"--save",
+					"",
+					"--appendonly",
+					"no",
+					"--protected-mode",
+					"no",
+				];
+				const replicaOf = master ? ["--replicaof", master.host, String(master.port)] : [];
+				child = host.spawn("redis-server", [...args, ...REPLICATION_ARGS, ...replicaOf], { stdio: "ignore" });
+				await waitFor(
+					async () => running() && (await reach.redis(node, ["PING"])) === "PONG",
+					10_000,
+					`redis-server on ${host.address}`,
+				);
+			},
+		};
+	}
+}
+
+function stopProcess(child: ChildProcess): Promise<void> {
+	if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+	return new Promise(resolve => {
+		child.once("exit", () => resolve());
+		child.kill("SIGKILL");
+	});
+}
