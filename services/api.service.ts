@@ -318,7 +318,8 @@ export function createApiService(config: ApiConfig, publish?: Publish): ServiceS
 				names?: { route: string; path: string },
 			): void {
 				const started = process.hrtime.bigint();
-				res.once("close", () => {
+				// `on`, not `once`: a response emits close once, and once's wrapper would be kept as long as a stream.
+				res.on("close", () => {
 					const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
 					const alias = (req as { $alias?: { fullPath?: string } }).$alias;
 					const route = names?.route ?? alias?.fullPath ?? (res.statusCode === 404 ? "-" : "static");
@@ -377,11 +378,12 @@ export function createApiService(config: ApiConfig, publish?: Publish): ServiceS
 				const token = tokenOf(req);
 				if (token !== undefined) this.tokens.set(req, token);
 				req.url = withoutTokens(req.url);
+				// A stream screens itself: its headers go to its writeHead (src/stream-route.ts).
+				const stream = matchStreamRequest(req);
+				if (stream) return serveStream(req, res, stream, this.streams);
 				const screened = this.guard.screen(req, res);
 				if (screened === "answered") return;
 				if (screened !== "pass") return this.sendChatError(req, res, screened.refused);
-				const stream = matchStreamRequest(req);
-				if (stream) return serveStream(req, res, stream, this.streams);
 				const publish = this.publishes && matchPublishRequest(req, limit);
 				if (publish && this.publishes) return servePublish(req, res, publish, this.publishes);
 				return gatewayMethods.httpHandler.call(this, req, res, next);

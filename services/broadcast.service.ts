@@ -38,6 +38,7 @@ import {
 	type UserDelta,
 } from "../src/presence";
 import { SSE_HEADERS, sseEvent, sseRetry } from "../src/sse-frame";
+import { flattenHeaderBlock } from "../src/stream-response";
 
 export interface BroadcastSettings extends ServiceSettingSchema {
 	heartbeatMs: number;
@@ -65,6 +66,8 @@ export interface OpenStreamOptions {
 	user?: StreamUser;
 	/** When the stream's token expires (ms since the epoch): it then gets `event: expired` and ends. */
 	expiresAt?: number;
+	/** Headers of the answer besides the stream's own (request id, nosniff, CORS), given to its writeHead. */
+	headers?: Record<string, string>;
 }
 
 interface BroadcastMethods {
@@ -206,7 +209,7 @@ export function createBroadcastService(
 				if (this.hub.isClosed) {
 					// Shutting down: a stream that ends at once with a short retry sends EventSource to another edge
 					// (on a new connection: a kept-alive one would lead back here).
-					res.writeHead(200, { ...SSE_HEADERS, Connection: "close" });
+					res.writeHead(200, { ...options.headers, ...SSE_HEADERS, Connection: "close" });
 					res.end(sseRetry(this.settings.shutdownRetryMs));
 					return;
 				}
@@ -216,7 +219,8 @@ export function createBroadcastService(
 					format,
 					expiresAt: options.expiresAt,
 					onOpen: () => {
-						res.writeHead(200, SSE_HEADERS);
+						res.writeHead(200, { ...options.headers, ...SSE_HEADERS });
+						flattenHeaderBlock(res);
 						res.write(sseRetry(this.settings.retryMs));
 						if (format === "chatcast") {
 							const users = config.auth ? usersOf(this.users, channel) : {};
@@ -229,7 +233,7 @@ export function createBroadcastService(
 				const user = options.user;
 				if (!user || res.destroyed) return;
 				this.applyUsers(this.broker.nodeID, channel, this.ownUsers.open(channel, user));
-				res.once("close", () => this.applyUsers(this.broker.nodeID, channel, this.ownUsers.close(channel, user.userId)));
+				res.on("close", () => this.applyUsers(this.broker.nodeID, channel, this.ownUsers.close(channel, user.userId)));
 			},
 
 			/** Tells the other broadcast nodes our users' changes, in packets of at most PRESENCE_USERS_MAX per channel. */

@@ -32,6 +32,7 @@ export interface SseSink {
 	readonly writableLength: number;
 	readonly destroyed: boolean;
 	once(event: "close" | "drain", listener: () => void): unknown;
+	on(event: "close", listener: () => void): unknown;
 	off(event: "close" | "drain", listener: () => void): unknown;
 }
 

@@ -118,7 +118,8 @@ export class ChannelHub {
 			cancelExpiry?.();
 			fanOut.remove(sub);
 		};
-		sink.once("close", forget);
+		// `on`, not `once`: a sink closes once, and once's wrapper would be kept for the stream's life.
+		sink.on("close", forget);
 
 		const after = options.lastEventId;
 		// Where the channel stands now: what was delivered before the registration, the first page must hold.

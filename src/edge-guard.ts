@@ -65,18 +65,28 @@ export class EdgeGuard {
 	 * runs the action behind the path). "answered" means the response is done; "refused" carries the error.
 	 */
 	screen(req: IncomingMessage, res: ServerResponse): "pass" | "answered" | { refused: Error } {
-		res.setHeader("X-Content-Type-Options", "nosniff");
-		const origin = req.headers.origin;
-		const verdict = originVerdict(origin, req.headers.host, this.options.corsOrigins);
-		if (verdict === "refused") return { refused: chatError("ORIGIN_NOT_ALLOWED") };
-		if (verdict === "allowed" && origin !== undefined)
-			for (const [name, value] of Object.entries(corsHeaders(origin))) res.setHeader(name, value);
+		const screened = this.answerHeaders(req);
+		setHeaders(res, screened.headers);
+		if (screened.refused) return { refused: screened.refused };
 		if (req.method === "OPTIONS") {
 			res.writeHead(204, { Allow: "GET, POST, OPTIONS", "Content-Length": "0" });
 			res.end();
 			return "answered";
 		}
 		return "pass";
+	}
+
+	/**
+	 * What screen() decides, without touching the response: the headers every answer to `req` carries
+	 * (nosniff, CORS), and the refusal of a disallowed origin. A stream passes them to its writeHead instead
+	 * of setting them: a response keeps every header set with setHeader for its life (see stream-route.ts).
+	 */
+	answerHeaders(req: IncomingMessage): { headers: Record<string, string>; refused?: Error } {
+		const origin = req.headers.origin;
+		const verdict = originVerdict(origin, req.headers.host, this.options.corsOrigins);
+		const headers = { "X-Content-Type-Options": "nosniff" };
+		if (verdict === "refused") return { headers, refused: chatError("ORIGIN_NOT_ALLOWED") };
+		return { headers: verdict === "allowed" && origin !== undefined ? { ...headers, ...corsHeaders(origin) } : headers };
 	}
 
 	/**
@@ -120,4 +130,9 @@ export class EdgeGuard {
 function refuseIfEmpty(decision: RateDecision, action: "publish" | "streamOpen"): void {
 	if (!decision.allowed)
 		throw chatError("RATE_LIMITED", { action, retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)) });
+}
+
+/** Sets `headers` on a response that has not sent its own yet. */
+export function setHeaders(res: ServerResponse, headers: Record<string, string>): void {
+	for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
 }

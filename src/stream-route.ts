@@ -15,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Identity } from "./auth/claims";
 import type { StreamFormat } from "./channel-hub";
 import type { StreamUser } from "./contract";
-import type { EdgeGuard } from "./edge-guard";
+import { type EdgeGuard, setHeaders } from "./edge-guard";
 import { chatError } from "./errors";
 import { requestIdOfHeaders } from "./http-request";
 import { parseChannel, parseLastEventId } from "./message";
@@ -41,7 +41,14 @@ export interface StreamOpener {
 	openStream(
 		res: ServerResponse,
 		channel: string,
-		options: { lastEventId?: number; format: StreamFormat; user?: StreamUser; expiresAt?: number },
+		options: {
+			lastEventId?: number;
+			format: StreamFormat;
+			user?: StreamUser;
+			expiresAt?: number;
+			/** Headers of the answer besides the stream's own, for its writeHead. */
+			headers?: Record<string, string>;
+		},
 	): Promise<void>;
 }
 
@@ -79,23 +86,35 @@ export function matchStreamRequest(req: IncomingMessage): StreamRequest | undefi
 		: { channel: legacyChannel, lastEventId, format: "legacy", route: "/chat/receive/:channel", logPath: req.url.slice(5) };
 }
 
-/** Serves a plain stream request: its request id and log line (as moleculer-web's root call gives them), then the stream. */
+/**
+ * Serves a plain stream request: the edge guard's screen, its request id and log line (as moleculer-web's
+ * root call gives them), then the stream. Its headers are handed to the stream's writeHead rather than set
+ * with setHeader: a response keeps every header set that way (a table of [name, value] pairs) for as long
+ * as it lives, and a stream lives for hours.
+ */
 export function serveStream(req: IncomingMessage, res: ServerResponse, stream: StreamRequest, deps: StreamRouteDeps): void {
+	const screened = deps.guard.answerHeaders(req);
+	if (screened.refused) {
+		setHeaders(res, screened.headers);
+		deps.sendError(req, res, screened.refused);
+		return;
+	}
 	const requestID = requestIdOfHeaders(req.headers);
-	res.setHeader("X-Request-ID", requestID);
 	deps.logRequestOnce(req, res, requestID, { route: stream.route, path: stream.logPath });
-	void openChannelStream(req, res, stream, deps);
+	void openChannelStream(req, res, stream, deps, { ...screened.headers, "X-Request-ID": requestID });
 }
 
 /**
  * Checks the request (channel, Last-Event-ID, the token, the edge guard's stream limits) and hands the response to
- * this node's broadcast service; an error before the stream opens is answered as JSON.
+ * this node's broadcast service; an error before the stream opens is answered as JSON. `headers` go with either
+ * answer (those already set on `res` too).
  */
 export async function openChannelStream(
 	req: IncomingMessage,
 	res: ServerResponse,
 	params: StreamParams,
 	deps: StreamRouteDeps,
+	headers: Record<string, string> = {},
 ): Promise<void> {
 	try {
 		const channel = parseChannel(params.channel);
@@ -107,10 +126,18 @@ export async function openChannelStream(
 		const release = await deps.guard.admitStream(req, channel, user);
 		// Admission may wait for Redis: a client gone meanwhile ("close" already fired) must not keep its place.
 		if (req.socket.destroyed) return release();
-		res.once("close", release);
-		await broadcast.openStream(res, channel, { lastEventId, format: params.format, user, expiresAt: identity?.expiresAt });
+		// `on`, not `once`: a response emits close once, and once's wrapper would be kept as long as the stream.
+		res.on("close", release);
+		await broadcast.openStream(res, channel, {
+			lastEventId,
+			format: params.format,
+			user,
+			expiresAt: identity?.expiresAt,
+			headers,
+		});
 	} catch (err) {
-		if (!res.headersSent) deps.sendError(req, res, err);
-		else res.end();
+		if (res.headersSent) return void res.end();
+		setHeaders(res, headers);
+		deps.sendError(req, res, err);
 	}
 }
