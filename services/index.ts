@@ -37,7 +37,7 @@ export function createServices(
 	}
 	const create: Record<ServiceName, () => Service> = {
 		api: () => broker.createService(createApiService(config, publish)),
-		ingest: () => broker.createService(createIngestService(config, bus, history)),
+		ingest: () => broker.createService(createIngestService(config, bus, publish)),
 		history: () => broker.createService(createHistoryService(config, history)),
 		broadcast: () => broker.createService(createBroadcastService(config, bus)),
 	};

@@ -13,11 +13,10 @@ import type { Context, ServiceBroker, ServiceSchema, ServiceSettingSchema } from
 import type { ChannelBus } from "../src/channel-bus";
 import type { ChatcastConfig } from "../src/config";
 import type { StreamUser } from "../src/contract";
-import type { GuardedHistory } from "../src/guarded-history";
 import type { AppendResult } from "../src/history-store";
 import type { ChatMessage, MessageDraft, PublishInput } from "../src/message";
 import { METRIC, registerChatMetrics } from "../src/metrics";
-import { type PublishDeps, publishMessage } from "../src/publish";
+import { type Publish, type PublishDeps, publishMessage } from "../src/publish";
 
 export interface IngestSettings extends ServiceSettingSchema {
 	maxMessageBytes: number;
@@ -53,11 +52,14 @@ export function publishDeps(
 	};
 }
 
-/** `local`: this node's own history store (it runs history too): appends go to it in-process. */
+/**
+ * `local`: this node's in-process publish (it runs history too, services/index.ts), shared with the gateway's
+ * lean route; without it a publish appends with a `history.append` call.
+ */
 export function createIngestService(
 	config: Pick<ChatcastConfig, "maxMessageBytes">,
 	bus: ChannelBus,
-	local?: GuardedHistory,
+	local?: Publish,
 ): ServiceSchema<IngestSettings, object, IngestVars> {
 	return {
 		name: "ingest",
@@ -76,10 +78,14 @@ export function createIngestService(
 					clientMsgId: "any|optional",
 				},
 				async handler(ctx: Context<PublishInput, PublishMeta>): Promise<ChatMessage> {
-					const append = local
-						? (draft: MessageDraft) => local.append(draft)
-						: (draft: MessageDraft) => ctx.call<AppendResult, MessageDraft>("history.append", draft);
-					const outcome = await publishMessage(ctx.params, ctx.meta.user, append, this.deps);
+					const outcome = local
+						? await local(ctx.params, ctx.meta.user)
+						: await publishMessage(
+								ctx.params,
+								ctx.meta.user,
+								draft => ctx.call<AppendResult, MessageDraft>("history.append", draft),
+								this.deps,
+							);
 					ctx.meta.$statusCode = outcome.status;
 					ctx.meta.$location = outcome.location;
 					return outcome.message;
