@@ -7,7 +7,7 @@
  * @example
  *   transporter: new SealedMqttTransporter({ ...mqttClientOptions(urls), topicSeparator: "/" }, { secrets: [secret], onReject })
  */
-import { Transporters } from "moleculer";
+import { Errors, Transporters } from "moleculer";
 import type { MqttClient } from "mqtt";
 import { openPacket, type RejectReason, sealPacket } from "./bus-auth";
 
@@ -66,7 +66,13 @@ export class SealedMqttTransporter extends Transporters.MQTT {
 		return super.onConnected(wasReconnect);
 	}
 
+	/**
+	 * Between a disconnect() (the client is dropped at once) and its "close" (`connected` false), Moleculer's
+	 * send returns nothing instead of a promise, and the heartbeat timer's `.catch` on it threw in a timer:
+	 * the process died. Here such a packet fails as Moleculer's retryable BrokerDisconnectedError instead.
+	 */
 	override send(topic: string, data: Buffer): Promise<void> {
+		if (!this.client) return Promise.reject(new Errors.BrokerDisconnectedError("The MQTT client is closing."));
 		return super.send(topic, sealPacket(this.signingSecret, this.commandOf(topic), data));
 	}
 

@@ -7,6 +7,8 @@
  */
 import { randomUUID } from "node:crypto";
 import net from "node:net";
+import { Errors, ServiceBroker } from "moleculer";
+import { mqttTransporter } from "../../moleculer.config";
 import { post, publishMany } from "../support/http";
 import { MQTT_URL, startNode, uniqueNamespace, waitFor, type ChatcastNode } from "../support/node-process";
 import { expectEachExactlyOnce, seqRange } from "../support/exactly-once";
@@ -154,3 +156,25 @@ test("a publish through the edge whose connection drops while it waits for the a
 	expect(retried.status).toBe(200);
 	expect(retried.body.seq).toBe(2);
 }, 40_000);
+
+test("a packet sent while the transporter closes its MQTT client fails as a retryable error; the heartbeat timer does not throw", async () => {
+	const broker = new ServiceBroker({
+		namespace: uniqueNamespace("closing"),
+		nodeID: `closing-${randomUUID().slice(0, 8)}`,
+		logger: false,
+		transporter: mqttTransporter({ urls: [MQTT_URL], secrets: [randomUUID()] }, "/"),
+	});
+	await broker.start();
+	const { transit, registry } = broker;
+	const localNode = registry.nodes.localNode;
+	if (!transit || !localNode) throw new Error("a broker with a transporter has a transit and a local node");
+	const closing = transit.tx.disconnect(); // the client is dropped at once; its "close" comes later
+	expect(transit.tx.connected).toBe(true);
+	// Moleculer's heartbeat timer: `publish(…).catch(…)`. A send that returned nothing threw here, in a timer.
+	await expect(transit.sendHeartbeat(localNode)).resolves.toBeUndefined();
+	await expect(transit.tx.send(`${transit.tx.prefix}/EVENT`, Buffer.from("{}"), {})).rejects.toBeInstanceOf(
+		Errors.BrokerDisconnectedError,
+	);
+	await closing;
+	await broker.stop();
+});
