@@ -176,7 +176,7 @@ function startChat(channel, created) {
 		if (ev.persisted) stream.stop();
 	});
 	window.addEventListener("pageshow", ev => {
-		if (ev.persisted) stream.start(stream.lastSeq);
+		if (ev.persisted) stream.start(stream.lastSeq, stream.epoch);
 	});
 
 	topbar.setConnection(navigator.onLine === false ? "offline" : "connecting");
@@ -204,7 +204,7 @@ function startChat(channel, created) {
 		readingStarted = true;
 		channelHistory.loadRecent().then(
 			resumeFrom => {
-				stream.start(resumeFrom);
+				stream.start(resumeFrom.seq, resumeFrom.epoch);
 				getChannel(channel).then(
 					info => topbar.setInitialPresence(Number(info.subscribers)),
 					() => {

@@ -18,7 +18,8 @@ const isFinal = err =>
 /**
  * @example
  *   const channelHistory = new ChannelHistory(els, channel, timeline);
- *   stream.start(await channelHistory.loadRecent()); // resume after the newest seq shown
+ *   const { seq, epoch } = await channelHistory.loadRecent(); // the newest seq shown, of its count
+ *   stream.start(seq, epoch);
  */
 export class ChannelHistory {
 	/**
@@ -36,7 +37,7 @@ export class ChannelHistory {
 	}
 
 	/**
-	 * Shows the most recent messages; resolves with the seq to follow the stream after.
+	 * Shows the most recent messages; resolves with where to follow the stream from: `{ seq, epoch }`.
 	 * Rejects (an ApiError) only when the server refuses the channel.
 	 */
 	async loadRecent() {
@@ -53,7 +54,10 @@ export class ChannelHistory {
 				this.timeline.setReady();
 				this.updateOlder();
 				const maxSeq = messages.reduce((m, x) => Math.max(m, Number(x.seq) || 0), 0);
-				return messages.length ? maxSeq : Number(page.lastSeq) || 0;
+				return {
+					seq: messages.length ? maxSeq : Number(page.lastSeq) || 0,
+					epoch: typeof page.epoch === "string" ? page.epoch : "",
+				};
 			} catch (err) {
 				if (isFinal(err)) throw err;
 				const wait = Math.min(RETRY_MAX_MS, 1000 * 2 ** attempt);

@@ -8,7 +8,8 @@
 //
 // While the EventSource is CONNECTING the browser retries by itself and sends
 // Last-Event-ID. Once it is CLOSED (e.g. the server answered non-200) it never
-// retries, so we open a new one with ?lastEventId=<last seq seen> after a backoff.
+// retries, so we open a new one with ?lastEventId=<epoch>.<last seq seen> after a backoff (the epoch tells
+// the server which count the seq is of: after its count restarted, it answers with a reset).
 
 import { eventsUrl } from "./server-api.js";
 
@@ -19,7 +20,7 @@ const BACKOFF_MAX_MS = 15000;
  * One channel's live messages, resumed after the last seq seen across every reconnect.
  * @example
  *   const stream = new ChannelStream(channel, { onMessage: msg => timeline.addMessages([msg]), onState: showState });
- *   stream.start(lastSeqShown);
+ *   stream.start(lastSeqShown, epochOfHistory);
  */
 export class ChannelStream {
 	/**
@@ -37,6 +38,8 @@ export class ChannelStream {
 		this.handlers = handlers;
 		this.source = null;
 		this.lastSeq = 0;
+		/** The count `lastSeq` is of ("" until known). */
+		this.epoch = "";
 		this.everOpen = false;
 		this.attempt = 0;
 		this.timer = null;
@@ -53,8 +56,10 @@ export class ChannelStream {
 		};
 	}
 
-	/** Starts streaming, resuming after `lastSeq` (the newest seq already shown). */
-	start(lastSeq = 0) {
+	/** Starts streaming, resuming after `lastSeq` (the newest seq already shown) of `epoch`. */
+	start(lastSeq = 0, epoch = this.epoch) {
+		if (epoch !== this.epoch) this.lastSeq = 0;
+		this.epoch = epoch;
 		this.lastSeq = Math.max(this.lastSeq, Number(lastSeq) || 0);
 		this.stopped = false;
 		window.addEventListener("online", this.onOnline);
@@ -93,7 +98,7 @@ export class ChannelStream {
 	open() {
 		if (this.stopped) return;
 		this.setState(this.everOpen ? this.offlineOr("reconnecting") : this.offlineOr("connecting"));
-		const es = new EventSource(eventsUrl(this.channel, this.lastSeq));
+		const es = new EventSource(eventsUrl(this.channel, this.epoch ? `${this.epoch}.${this.lastSeq}` : this.lastSeq));
 		this.source = es;
 
 		es.addEventListener("open", () => {
@@ -119,8 +124,9 @@ export class ChannelStream {
 			if (es !== this.source) return;
 			const msg = parseJson(ev.data);
 			if (!msg || typeof msg !== "object") return;
-			const seq = Number(msg.seq ?? ev.lastEventId);
+			const seq = Number(msg.seq);
 			if (Number.isFinite(seq) && seq > this.lastSeq) this.lastSeq = seq;
+			if (typeof msg.epoch === "string") this.epoch = msg.epoch;
 			this.handlers.onMessage?.(msg);
 		});
 
@@ -132,6 +138,7 @@ export class ChannelStream {
 			const after = this.lastSeq;
 			// The server continues right before oldestSeq (also when its count restarted below ours).
 			this.lastSeq = Math.max(0, oldestSeq - 1);
+			if (typeof info.epoch === "string") this.epoch = info.epoch;
 			this.handlers.onReset?.({ oldestSeq, lastSeq: Number(info.lastSeq) || 0, after });
 		});
 

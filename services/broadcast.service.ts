@@ -7,7 +7,7 @@
  * @example
  *   broker.createService(createBroadcastService(config, channelBus));
  *   // from the api gateway, on GET /api/channels/:channel/events
- *   await localBroadcast(broker)?.openStream(res, channel, { lastEventId: 41 });
+ *   await localBroadcast(broker)?.openStream(res, channel, { resumeFrom: { seq: 41, epoch: "f3Kq…" } });
  */
 import type { OutgoingHttpHeaders } from "node:http";
 import type { SseSink } from "../src/channel-hub";
@@ -25,7 +25,7 @@ import {
 	type StreamUser,
 } from "../src/contract";
 import type { HistoryPage } from "../src/history-store";
-import { parseChannel } from "../src/message";
+import { parseChannel, type ResumePoint } from "../src/message";
 import { METRIC, registerChatMetrics } from "../src/metrics";
 import {
 	type ChannelCounts,
@@ -60,7 +60,8 @@ export interface StreamResponse extends SseSink {
 }
 
 export interface OpenStreamOptions {
-	lastEventId?: number;
+	/** From the client's Last-Event-ID: replay what came after it first. */
+	resumeFrom?: ResumePoint;
 	format?: StreamFormat;
 	/** The authenticated user holding the stream (auth on); presence lists who is online from it. */
 	user?: StreamUser;
@@ -215,7 +216,7 @@ export function createBroadcastService(
 				}
 				const format = options.format ?? "chatcast";
 				await this.hub.subscribe(channel, res, {
-					lastEventId: options.lastEventId,
+					resumeFrom: options.resumeFrom,
 					format,
 					expiresAt: options.expiresAt,
 					onOpen: () => {

@@ -19,7 +19,7 @@
  *   await fanOut.join(sub, 41, firstPage);   // replays 42…, then live
  */
 import { continues, type SequencerListener, type StreamPosition, type StreamReset } from "./channel-sequencer";
-import type { ChatMessage } from "./message";
+import type { ChatMessage, ResumePoint } from "./message";
 import type { ReplayPage } from "./replay-cache";
 import { sseRetry } from "./sse-frame";
 import { frame, resetFrame, type StreamFormat } from "./stream-frames";
@@ -108,14 +108,14 @@ export class ChannelFanOut implements SequencerListener {
 
 	/**
 	 * Sends a joining stream what it missed, from `first` (a history page reaching where the channel stood
-	 * at add()) on, then makes it live. Without `after` it starts at the channel's end.
+	 * at add()) on, then makes it live. Without `resumeFrom` it starts at the channel's end.
 	 */
-	async join(sub: Subscriber, after: number | undefined, first: ReplayPage): Promise<void> {
-		if (after === undefined) {
+	async join(sub: Subscriber, resumeFrom: ResumePoint | undefined, first: ReplayPage): Promise<void> {
+		if (resumeFrom === undefined) {
 			sub.epoch = first.page.epoch;
 			sub.lastSeq = first.page.lastSeq;
 		} else {
-			await this.replay(sub, after, first);
+			await this.replay(sub, resumeFrom, first);
 		}
 		await this.goLive(sub);
 	}
@@ -193,19 +193,21 @@ export class ChannelFanOut implements SequencerListener {
 	}
 
 	/**
-	 * Writes the history after `after`, a page per write, up to the head of the first read (what was
-	 * stored later waits in the queue). A page's frames are made once and shared by every stream it serves.
+	 * Writes the history after the resume point, a page per write, up to the head of the first read (what
+	 * was stored later waits in the queue). A page's frames are made once and shared by every stream it serves.
 	 */
-	private async replay(sub: Subscriber, after: number, first: ReplayPage): Promise<void> {
+	private async replay(sub: Subscriber, { seq: after, epoch }: ResumePoint, first: ReplayPage): Promise<void> {
 		const head = first.page;
 		const reach: StreamPosition = { epoch: head.epoch, lastSeq: head.lastSeq };
 		let page = first;
 		sub.epoch = head.epoch;
-		if (after + 1 < head.oldestSeq || after > head.lastSeq) {
+		const otherCount = epoch !== undefined && epoch !== head.epoch;
+		if (otherCount || after + 1 < head.oldestSeq || after > head.lastSeq) {
 			// Messages were missed (trimmed or expired), or the id is from a count the store restarted.
 			if (!(await this.send(sub, resetFrame(head)))) return;
 			sub.lastSeq = head.oldestSeq - 1;
-			if (after > head.lastSeq) page = await this.options.readReplay(sub.lastSeq, reach);
+			// The first read began after `after`: the reset's stream starts over at oldestSeq.
+			if (after >= head.oldestSeq) page = await this.options.readReplay(sub.lastSeq, reach);
 		} else {
 			sub.lastSeq = after;
 		}

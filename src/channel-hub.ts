@@ -5,7 +5,7 @@
  *
  * @example
  *   const hub = new ChannelHub({ fetchHistory: (c, after, limit) => broker.call("history.range", { channel: c, after, limit }) });
- *   await hub.subscribe(channel, res, { lastEventId: 41 });   // replays 42…, then live
+ *   await hub.subscribe(channel, res, { resumeFrom: { seq: 41 } });   // replays 42…, then live
  *   hub.deliver(message);                                     // from the channel bus
  *   hub.catchUp(await broker.call("history.heads", { channels: hub.servedChannels() }));
  */
@@ -17,7 +17,7 @@ import {
 	type StreamPosition,
 	type StreamReset,
 } from "./channel-sequencer";
-import type { ChatMessage } from "./message";
+import type { ChatMessage, ResumePoint } from "./message";
 import { DEFAULT_REPLAY_CACHE, ReplayCache, type ReplayCacheHooks, type ReplayPage } from "./replay-cache";
 import { sseComment } from "./sse-frame";
 import { ExpirySchedule } from "./stream-expiry";
@@ -58,8 +58,8 @@ export interface ChannelHubHooks extends FanOutHooks, SequencerHooks, ReplayCach
 }
 
 export interface SubscribeOptions {
-	/** Replay everything after this seq first. */
-	lastEventId?: number;
+	/** Replay everything after this position first (a resume point of another count than the channel's: a reset). */
+	resumeFrom?: ResumePoint;
 	format?: StreamFormat;
 	/** Written once the subscriber is registered and history answered (headers, retry hint). */
 	onOpen?: () => void;
@@ -121,7 +121,7 @@ export class ChannelHub {
 		// `on`, not `once`: a sink closes once, and once's wrapper would be kept for the stream's life.
 		sink.on("close", forget);
 
-		const after = options.lastEventId;
+		const after = options.resumeFrom?.seq;
 		// Where the channel stands now: what was delivered before the registration, the first page must hold.
 		const reach = sequencer.current && { ...sequencer.current };
 		let first: ReplayPage;
@@ -137,7 +137,7 @@ export class ChannelHub {
 		this.hooks.subscribersChanged?.(channel, fanOut.subscribers.size);
 		options.onOpen?.();
 		sequencer.learnPosition(first.page);
-		await fanOut.join(sub, after, first);
+		await fanOut.join(sub, options.resumeFrom, first);
 	}
 
 	/** Takes a message from the channel bus. Messages for channels without local subscribers are ignored. */

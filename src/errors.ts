@@ -36,7 +36,7 @@ export const ERROR_CATALOGUE = {
 	},
 	INVALID_LAST_EVENT_ID: {
 		status: 400,
-		message: "Last-Event-ID must be a non-negative integer (a seq).",
+		message: "Last-Event-ID must be an event id of the stream (<epoch>.<seq>) or a seq (a non-negative integer).",
 		data: ["lastEventId"],
 	},
 	INVALID_JSON: { status: 400, message: "The request body is not valid JSON." },

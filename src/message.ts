@@ -125,10 +125,24 @@ export function toLegacyMessage(message: ChatMessage): { id: string; userId: str
 	return { id: message.id, userId: message.author, message: message.text };
 }
 
+/**
+ * Where a stream resumes: after `seq`, counted in `epoch`. The ids streams send are `<epoch>.<seq>`, so a
+ * client coming back after the channel's count restarted is told (a reset) instead of skipping the new
+ * count's first messages; a bare `<seq>` (older clients) is taken to be of the current count.
+ */
+export interface ResumePoint {
+	seq: number;
+	epoch?: string;
+}
+
+/** `<seq>` or `<epoch>.<seq>`, the epoch as `newEpoch()` (history-store.ts) makes them: 12 base64url characters. */
+const LAST_EVENT_ID = /^(?:([0-9A-Za-z_-]{12})\.)?(\d{1,15})$/;
+
 /** Parses a Last-Event-ID (header or query); undefined when absent. Throws INVALID_LAST_EVENT_ID. */
-export function parseLastEventId(value: unknown): number | undefined {
+export function parseLastEventId(value: unknown): ResumePoint | undefined {
 	if (value === undefined || value === null || value === "") return undefined;
-	const text = String(value).trim();
-	if (!/^\d{1,15}$/.test(text)) throw chatError("INVALID_LAST_EVENT_ID", { lastEventId: String(value).slice(0, 64) });
-	return Number(text);
+	const match = LAST_EVENT_ID.exec(String(value).trim());
+	if (!match) throw chatError("INVALID_LAST_EVENT_ID", { lastEventId: String(value).slice(0, 64) });
+	const seq = Number(match[2]);
+	return match[1] === undefined ? { seq } : { seq, epoch: match[1] };
 }

@@ -3,7 +3,7 @@
  * Each returns a Buffer so the fan-out writes the same bytes to every subscriber without re-encoding.
  *
  * @example
- *   frame(message, "chatcast");   // "id: 7\nevent: message\ndata: {…}\n\n"
+ *   frame(message, "chatcast");   // "id: f3Kq….7\nevent: message\ndata: {…}\n\n"
  *   resetFrame({ epoch: "f3Kq…", oldestSeq: 6, lastSeq: 10 });
  */
 import type { StreamReset } from "./channel-sequencer";
@@ -13,12 +13,13 @@ import { sseEvent } from "./sse-frame";
 /** `chatcast`: `event: message` with the message JSON; `legacy`: the original system's `{ id, userId, message }`. */
 export type StreamFormat = "chatcast" | "legacy";
 
-/** The SSE frame of a message in a stream format (`id` is the seq: it becomes the client's Last-Event-ID). */
+/** The SSE frame of a message in a stream format (`id` is `<epoch>.<seq>`: it becomes the client's Last-Event-ID). */
 export function frame(message: ChatMessage, format: StreamFormat): Buffer {
+	const id = `${message.epoch}.${message.seq}`;
 	return Buffer.from(
 		format === "legacy"
-			? sseEvent({ id: message.seq, data: JSON.stringify(toLegacyMessage(message)) })
-			: sseEvent({ id: message.seq, event: "message", data: JSON.stringify(message) }),
+			? sseEvent({ id, data: JSON.stringify(toLegacyMessage(message)) })
+			: sseEvent({ id, event: "message", data: JSON.stringify(message) }),
 	);
 }
 

@@ -3,7 +3,7 @@
  * straight from the HTTP handler, without moleculer-web: a stream lives for hours, and what
  * moleculer-web keeps for each request for as long as it lasts (its Moleculer context, its routing
  * promise, parsed params, listeners) was most of an idle stream's memory. Only the plain form of these
- * URLs is taken here (no body, nothing in the query but a numeric `lastEventId`); any other form goes
+ * URLs is taken here (no body, nothing in the query but a `lastEventId` of the stream's id form); any other form goes
  * on to moleculer-web's aliases, which answer it through openChannelStream too, so both answer alike:
  * the same edge guard, status codes, headers, error bodies, request id and log line.
  *
@@ -18,7 +18,7 @@ import type { StreamUser } from "./contract";
 import { type EdgeGuard, setHeaders } from "./edge-guard";
 import { chatError } from "./errors";
 import { requestIdOfHeaders } from "./http-request";
-import { parseChannel, parseLastEventId } from "./message";
+import { parseChannel, parseLastEventId, type ResumePoint } from "./message";
 
 /** A stream request: its channel and resume point as the client sent them (checked by openChannelStream). */
 export interface StreamParams {
@@ -42,7 +42,7 @@ export interface StreamOpener {
 		res: ServerResponse,
 		channel: string,
 		options: {
-			lastEventId?: number;
+			resumeFrom?: ResumePoint;
 			format: StreamFormat;
 			user?: StreamUser;
 			expiresAt?: number;
@@ -65,7 +65,7 @@ export interface StreamRouteDeps {
 }
 
 const PLAIN_STREAM_URL =
-	/^\/(api\/channels\/([0-9A-Za-z-]{1,64})\/events|chat\/receive\/([0-9A-Za-z-]{1,64}))(\?lastEventId=\d{1,15})?$/;
+	/^\/(api\/channels\/([0-9A-Za-z-]{1,64})\/events|chat\/receive\/([0-9A-Za-z-]{1,64}))(\?lastEventId=(?:[0-9A-Za-z_-]{12}\.)?\d{1,15})?$/;
 
 /**
  * The stream request `req` is, in its plain form; undefined for anything else (moleculer-web routes it).
@@ -118,7 +118,7 @@ export async function openChannelStream(
 ): Promise<void> {
 	try {
 		const channel = parseChannel(params.channel);
-		const lastEventId = parseLastEventId(req.headers["last-event-id"] ?? params.lastEventId);
+		const resumeFrom = parseLastEventId(req.headers["last-event-id"] ?? params.lastEventId);
 		const broadcast = deps.broadcast();
 		if (!broadcast) throw chatError("SERVICE_UNAVAILABLE", { service: "broadcast" }, "This node does not serve streams.");
 		const identity = await deps.identify(req, channel);
@@ -129,7 +129,7 @@ export async function openChannelStream(
 		// `on`, not `once`: a response emits close once, and once's wrapper would be kept as long as the stream.
 		res.on("close", release);
 		await broadcast.openStream(res, channel, {
-			lastEventId,
+			resumeFrom,
 			format: params.format,
 			user,
 			expiresAt: identity?.expiresAt,

@@ -569,7 +569,7 @@ describeBrowser("demo chat client (Chromium)", () => {
 	test("a refused stream (non-200) and an offline browser: the page reconnects itself, resuming with ?lastEventId", async () => {
 		const channel = randomUUID();
 		const messagesUrl = `${nodeA.baseUrl}/api/channels/${channel}/messages`;
-		await post(messagesUrl, { text: "first", author: "api" });
+		const first = (await post(messagesUrl, { text: "first", author: "api" })).body;
 
 		// Chromium opens the page; we stand between it and the server's stream.
 		const chat = await newChat({ nickname: "Olive" });
@@ -598,7 +598,8 @@ describeBrowser("demo chat client (Chromium)", () => {
 		await waitTexts(page, ["first", "while the stream was refused", "while offline"]);
 		expect(await streamed(page)).toEqual([2, 3]); // "first" came with the history, not again on the stream
 		expect(streamUrls.length).toBe(3);
-		for (const url of streamUrls) expect(new URL(url).searchParams.get("lastEventId")).toBe("1");
+		// The stream's id form: the seq and the count it is of.
+		for (const url of streamUrls) expect(new URL(url).searchParams.get("lastEventId")).toBe(`${first.epoch}.1`);
 		await expectClean(chat);
 	}, 20_000);
 

@@ -221,7 +221,7 @@ describe("the original system's routes", () => {
 		});
 		expect(res.status).toBe(201);
 		await waitFor(() => legacy.events.length === 1);
-		expect(legacy.events[0].id).toBe("1");
+		expect(legacy.events[0].id).toMatch(/^[\w-]{12}\.1$/);
 		expect(JSON.parse(legacy.events[0].data)).toEqual({
 			id: expect.any(String),
 			userId: "olduser",

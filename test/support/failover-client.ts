@@ -143,6 +143,8 @@ export interface SubscriberOptions {
 export class FailoverSubscriber {
 	readonly events: SubscriberEvent[] = [];
 	private lastSeq = 0;
+	/** The count lastSeq is of: resumes send `<epoch>.<seq>`, the stream's own ids. */
+	private epoch = "";
 	private stopped = false;
 	private abort: AbortController | undefined;
 	private readonly options: Required<SubscriberOptions>;
@@ -188,7 +190,7 @@ export class FailoverSubscriber {
 			ended = resolve;
 		});
 		const stream = await openStream(`${edge}/api/channels/${this.channel}/events`, {
-			lastEventId: this.lastSeq,
+			lastEventId: this.epoch ? `${this.epoch}.${this.lastSeq}` : this.lastSeq,
 			signal: abort.signal,
 			onMessage: message => this.receive(message),
 			onEvent: event => {
@@ -231,12 +233,14 @@ export class FailoverSubscriber {
 			epoch: message.epoch,
 		});
 		this.lastSeq = Math.max(this.lastSeq, message.seq);
+		this.epoch = message.epoch;
 	}
 
 	/** As the demo page: the server goes on right before `oldestSeq`. */
 	private reset(info: { epoch: string; oldestSeq: number }): void {
 		this.events.push({ kind: "reset", at: Date.now(), epoch: info.epoch, oldestSeq: info.oldestSeq });
 		this.lastSeq = Math.max(0, info.oldestSeq - 1);
+		this.epoch = info.epoch;
 	}
 }
 

@@ -120,7 +120,9 @@ export class ResilientSubscriber {
 	/** Every seq received over all its streams, in arrival order. */
 	readonly received: number[] = [];
 	reconnects = 0;
-	private lastSeq: number | undefined;
+	/** The last event id, as EventSource keeps it: `<epoch>.<seq>`. */
+	private lastEventId: string | undefined;
+	private lastSeq = 0;
 	private current: TestStream | undefined;
 	private stopped = false;
 	private retryTimer: NodeJS.Timeout | undefined;
@@ -145,8 +147,8 @@ export class ResilientSubscriber {
 			let stream: TestStream | undefined;
 			try {
 				stream = await openStream(this.url, {
-					lastEventId: this.lastSeq,
-					onMessage: message => this.receive(message.seq),
+					lastEventId: this.lastEventId,
+					onMessage: message => this.receive(message),
 					// A stream that ends before openStream resolves is handled below, not here.
 					onEnd: () => {
 						if (stream !== undefined && stream === this.current) this.reconnectLater();
@@ -165,10 +167,12 @@ export class ResilientSubscriber {
 		}
 	}
 
-	private receive(seq: number): void {
+	private receive({ seq, epoch }: ChatMessage): void {
 		this.received.push(seq);
 		// Resume after the highest seq seen: EventSource's last id while the order holds (a disorder shows in the report).
-		this.lastSeq = Math.max(this.lastSeq ?? 0, seq);
+		if (seq < this.lastSeq) return;
+		this.lastSeq = seq;
+		this.lastEventId = `${epoch}.${seq}`;
 	}
 
 	/** After the open stream ends: EventSource would reconnect after its retry delay. */

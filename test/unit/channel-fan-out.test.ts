@@ -9,7 +9,7 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { ChannelFanOut, type FanOutOptions, type SseSink } from "../../src/channel-fan-out";
 import type { FetchHistory } from "../../src/channel-sequencer";
 import { MemoryHistory } from "../../src/memory-history";
-import type { ChatMessage } from "../../src/message";
+import type { ChatMessage, ResumePoint } from "../../src/message";
 import { ReplayPage } from "../../src/replay-cache";
 
 /** A response whose unsent bytes grow with every write until the test lets it drain (or, when fast, never grow). */
@@ -50,7 +50,7 @@ class FakeSink extends EventEmitter implements SseSink {
 	}
 
 	get seqs(): number[] {
-		return this.events.filter(e => e.event === "message").map(e => Number(e.id));
+		return this.events.filter(e => e.event === "message").map(e => (JSON.parse(e.data) as ChatMessage).seq);
 	}
 }
 
@@ -80,10 +80,16 @@ function setup(options: Partial<FanOutOptions> & { limit?: number; fetchHistory?
 		return message;
 	};
 	/** Registers, reads history, joins: what ChannelHub.subscribe does. */
-	const subscribe = async (sink: FakeSink, after?: number, fetch: FetchHistory = store.range.bind(store)): Promise<void> => {
+	const subscribe = async (
+		sink: FakeSink,
+		resumeFrom?: number | ResumePoint,
+		fetch: FetchHistory = store.range.bind(store),
+	): Promise<void> => {
 		const sub = fanOut.add(sink, "chatcast");
 		sink.once("close", () => fanOut.remove(sub));
-		await fanOut.join(sub, after, new ReplayPage(await fetch(channel, after ?? 0, after === undefined ? 0 : pageSize), after));
+		const point = typeof resumeFrom === "number" ? { seq: resumeFrom } : resumeFrom;
+		const after = point?.seq;
+		await fanOut.join(sub, point, new ReplayPage(await fetch(channel, after ?? 0, after === undefined ? 0 : pageSize), after));
 	};
 	return { channel, store, fanOut, append, live, subscribe, removed };
 }
@@ -186,6 +192,23 @@ describe("ChannelFanOut", () => {
 		expect(newer.seqs).toEqual([4]);
 		expect(sink.seqs).toEqual([1, 2, 4]);
 		expect(sink.events[2].event).toBe("reset");
+	});
+
+	// A client away while the count restarted (a Redis failover, an expired head) comes back with an id of
+	// the old count: its seq means nothing in the new one, even where it is in range.
+	test("a resume point of another epoch gets a reset and everything retained of this one; of this epoch, the rest", async () => {
+		const { append, subscribe } = setup();
+		const stored = [await append("1"), await append("2"), await append("3")];
+		const { epoch } = stored[0];
+		const otherCount = new FakeSink();
+		await subscribe(otherCount, { seq: 2, epoch: "an-old-count" });
+		expect(otherCount.events.map(e => e.event)).toEqual(["reset", "message", "message", "message"]);
+		expect(JSON.parse(otherCount.events[0].data)).toEqual({ epoch, oldestSeq: 1, lastSeq: 3 });
+		expect(otherCount.seqs).toEqual([1, 2, 3]);
+		const sameCount = new FakeSink();
+		await subscribe(sameCount, { seq: 2, epoch });
+		expect(sameCount.events.map(e => e.event)).toEqual(["message"]);
+		expect(sameCount.seqs).toEqual([3]);
 	});
 
 	// Between two pages of a replay the count restarted, or the rest was trimmed: the stream must not

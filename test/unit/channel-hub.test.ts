@@ -33,7 +33,7 @@ class TestSink extends PassThrough {
 	}
 
 	get seqs(): number[] {
-		return this.events.filter(e => e.event === "message").map(e => Number(e.id));
+		return this.events.filter(e => e.event === "message").map(e => (JSON.parse(e.data) as ChatMessage).seq);
 	}
 }
 
@@ -89,7 +89,7 @@ describe("ChannelHub", () => {
 		const { hub, channel, append } = setup();
 		for (let i = 0; i < 5; i++) await append();
 		const sink = new TestSink();
-		await hub.subscribe(channel, sink, { lastEventId: 2 });
+		await hub.subscribe(channel, sink, { resumeFrom: { seq: 2 } });
 		hub.deliver(await append());
 		await waitFor(() => sink.seqs.length === 4);
 		expect(sink.seqs).toEqual([3, 4, 5, 6]);
@@ -110,7 +110,7 @@ describe("ChannelHub", () => {
 			},
 		});
 		const sink = new TestSink();
-		const subscribed = hub.subscribe(channel, sink, { lastEventId: 1 });
+		const subscribed = hub.subscribe(channel, sink, { resumeFrom: { seq: 1 } });
 		// Stored after history was read, delivered live while the replay waits.
 		const six = await append();
 		const seven = await append();
@@ -157,7 +157,7 @@ describe("ChannelHub", () => {
 		const { hub, channel, append, fetches } = setup(100, { pageSize: 4 });
 		for (let i = 0; i < 10; i++) await append();
 		const sink = new TestSink();
-		await hub.subscribe(channel, sink, { lastEventId: 0 });
+		await hub.subscribe(channel, sink, { resumeFrom: { seq: 0 } });
 		await waitFor(() => sink.seqs.length === 10);
 		expect(sink.seqs).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 		expect(fetches.length).toBeGreaterThanOrEqual(3);
@@ -205,7 +205,7 @@ describe("ChannelHub", () => {
 		const { hub, channel, append, store } = setup(5);
 		for (let i = 0; i < 10; i++) await append();
 		const sink = new TestSink();
-		await hub.subscribe(channel, sink, { lastEventId: 2 });
+		await hub.subscribe(channel, sink, { resumeFrom: { seq: 2 } });
 		await waitFor(() => sink.seqs.length === 5);
 		expect(sink.events[0]).toMatchObject({ event: "reset" });
 		const { epoch } = await store.range(channel, 0, 0);
@@ -218,7 +218,7 @@ describe("ChannelHub", () => {
 		await append();
 		await append();
 		const sink = new TestSink();
-		await hub.subscribe(channel, sink, { lastEventId: 50 });
+		await hub.subscribe(channel, sink, { resumeFrom: { seq: 50 } });
 		await waitFor(() => sink.seqs.length === 2);
 		expect(sink.events[0].event).toBe("reset");
 		expect(sink.seqs).toEqual([1, 2]);
@@ -328,9 +328,10 @@ describe("ChannelHub", () => {
 		const { hub, channel, append } = setup();
 		const sink = new TestSink();
 		await hub.subscribe(channel, sink, { format: "legacy" });
-		hub.deliver(await append("old client"));
+		const message = await append("old client");
+		hub.deliver(message);
 		await waitFor(() => sink.events.length === 1);
-		expect(sink.events[0].id).toBe("1");
+		expect(sink.events[0].id).toBe(`${message.epoch}.1`);
 		expect(sink.events[0].event).toBeUndefined();
 		expect(JSON.parse(sink.events[0].data)).toEqual({ id: expect.any(String), userId: "a", message: "old client" });
 	});
@@ -361,7 +362,7 @@ describe("ChannelHub: resumes share history reads", () => {
 		const { hub, channel, append, fetches } = setup(1000, { pageSize: 40 });
 		for (let i = 0; i < 150; i++) await append();
 		const sinks = Array.from({ length: 200 }, () => new TestSink());
-		const subscribed = Promise.all(sinks.map(sink => hub.subscribe(channel, sink, { lastEventId: 50 })));
+		const subscribed = Promise.all(sinks.map(sink => hub.subscribe(channel, sink, { resumeFrom: { seq: 50 } })));
 		// Live meanwhile: stored after the reads, delivered while the replays run.
 		hub.deliver(await append());
 		await subscribed;
@@ -382,9 +383,9 @@ describe("ChannelHub: resumes share history reads", () => {
 		const first = new RecordingSink();
 		const second = new RecordingSink();
 		const overlapping = new RecordingSink();
-		await hub.subscribe(channel, first, { lastEventId: 5 });
-		await hub.subscribe(channel, second, { lastEventId: 5 });
-		await hub.subscribe(channel, overlapping, { lastEventId: 12 }); // inside the cached page
+		await hub.subscribe(channel, first, { resumeFrom: { seq: 5 } });
+		await hub.subscribe(channel, second, { resumeFrom: { seq: 5 } });
+		await hub.subscribe(channel, overlapping, { resumeFrom: { seq: 12 } }); // inside the cached page
 		await expectEachExactlyOnce(
 			[...deliveries([first, second], seqRange(6, 20)), ...deliveries([overlapping], seqRange(13, 20))],
 			{ settleMs: 0 },
@@ -401,12 +402,12 @@ describe("ChannelHub: resumes share history reads", () => {
 		const { hub, channel, append, fetches } = setup();
 		for (let i = 0; i < 5; i++) await append();
 		const early = new TestSink();
-		await hub.subscribe(channel, early, { lastEventId: 0 }); // caches the page after 0 (head 5)
+		await hub.subscribe(channel, early, { resumeFrom: { seq: 0 } }); // caches the page after 0 (head 5)
 		hub.deliver(await append());
 		hub.deliver(await append()); // 6, 7 delivered: the page after 0 does not hold them
 		await waitFor(() => early.seqs.length === 7);
 		const late = new TestSink();
-		await hub.subscribe(channel, late, { lastEventId: 0 });
+		await hub.subscribe(channel, late, { resumeFrom: { seq: 0 } });
 		hub.deliver(await append());
 		await expectEachExactlyOnce(deliveries([early, late], seqRange(1, 8)), { settleMs: 50 });
 		expect(fetches).toEqual([
@@ -426,7 +427,7 @@ describe("ChannelHub: resumes share history reads", () => {
 		await hub.subscribe(channel, live);
 		for (let i = 0; i < 5; i++) hub.deliver(await append());
 		const resumed = new TestSink();
-		await hub.subscribe(channel, resumed, { lastEventId: 2 }); // caches the page after 2 of the old count
+		await hub.subscribe(channel, resumed, { resumeFrom: { seq: 2 } }); // caches the page after 2 of the old count
 		await waitFor(() => resumed.seqs.length === 3);
 		history.store = new MemoryHistory({ limit: 100, ttlSeconds: 3600, idempotencySeconds: 600 }); // the store lost its count
 		const renewed: ChatMessage[] = [];
@@ -434,7 +435,7 @@ describe("ChannelHub: resumes share history reads", () => {
 		hub.deliver(renewed[0]);
 		await waitFor(() => live.events.some(e => e.event === "reset") && live.seqs.length === 9);
 		const after = new TestSink();
-		await hub.subscribe(channel, after, { lastEventId: 2 });
+		await hub.subscribe(channel, after, { resumeFrom: { seq: 2 } });
 		await waitFor(() => after.seqs.length === 2);
 		await tick();
 		expect(after.seqs).toEqual([3, 4]);
@@ -468,8 +469,8 @@ describe("ChannelHub: resumes share history reads", () => {
 		const { hub, channel, append, fetches } = setup(100, { replayCache: { maxBytes: 0, ttlMs: 2000 } });
 		for (let i = 0; i < 10; i++) await append();
 		const together = [new TestSink(), new TestSink(), new TestSink()];
-		await Promise.all(together.map(sink => hub.subscribe(channel, sink, { lastEventId: 4 })));
-		await hub.subscribe(channel, new TestSink(), { lastEventId: 4 });
+		await Promise.all(together.map(sink => hub.subscribe(channel, sink, { resumeFrom: { seq: 4 } })));
+		await hub.subscribe(channel, new TestSink(), { resumeFrom: { seq: 4 } });
 		expect(fetches).toEqual([
 			[4, 500],
 			[4, 500],

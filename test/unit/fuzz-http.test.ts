@@ -564,16 +564,16 @@ async function openStreams(channelInPath: string): Promise<{ chatcast: StreamRea
 async function fence(channel: string, on: { chatcast: StreamReader; legacy: StreamReader }): Promise<ChatMessage> {
 	const [answer] = await publishAll(channel, [{ route: "json", text: "fence", asHeader: false }]);
 	const fenceMessage = answer.body as ChatMessage;
-	const seq = String(fenceMessage.seq);
-	await on.chatcast.waitFor(events => events.some(e => e.event === "message" && e.id === seq), 10_000);
-	await on.legacy.waitFor(events => events.some(e => e.id === seq), 10_000);
+	const id = `${fenceMessage.epoch}.${fenceMessage.seq}`;
+	await on.chatcast.waitFor(events => events.some(e => e.event === "message" && e.id === id), 10_000);
+	await on.legacy.waitFor(events => events.some(e => e.id === id), 10_000);
 	return fenceMessage;
 }
 
 const messageEvents = (events: EventSourceMessage[]): EventSourceMessage[] => events.filter(e => e.event === "message");
 
 /**
- * Each accepted message exactly once on each stream, with its seq as the event id and data equal to the
+ * Each accepted message exactly once on each stream, with `<epoch>.<seq>` as the event id and data equal to the
  * publish answer (chatcast) or its legacy shape; nothing else.
  */
 function expectEachOnce(
@@ -583,14 +583,15 @@ function expectEachOnce(
 ): void {
 	const all = [...accepted, fenceMessage];
 	const chatcast = messageEvents(on.chatcast.events);
-	expect(chatcast.map(e => e.id)).toEqual(all.map(m => String(m.seq)).sort((a, b) => Number(a) - Number(b)));
-	const bySeq = new Map(chatcast.map(e => [e.id, JSON.parse(e.data) as unknown]));
-	for (const message of all) expect(bySeq.get(String(message.seq))).toEqual(message);
+	const idOf = (m: ChatMessage): string => `${m.epoch}.${m.seq}`;
+	expect(chatcast.map(e => e.id)).toEqual([...all].sort((a, b) => a.seq - b.seq).map(idOf));
+	const byId = new Map(chatcast.map(e => [e.id, JSON.parse(e.data) as unknown]));
+	for (const message of all) expect(byId.get(idOf(message))).toEqual(message);
 
 	const legacy = on.legacy.events.filter(e => e.event === undefined);
 	expect(legacy.map(e => e.id)).toEqual(chatcast.map(e => e.id));
-	const legacyBySeq = new Map(legacy.map(e => [e.id, JSON.parse(e.data) as unknown]));
-	for (const message of all) expect(legacyBySeq.get(String(message.seq))).toEqual(toLegacyMessage(message));
+	const legacyById = new Map(legacy.map(e => [e.id, JSON.parse(e.data) as unknown]));
+	for (const message of all) expect(legacyById.get(idOf(message))).toEqual(toLegacyMessage(message));
 }
 
 /**
@@ -725,12 +726,13 @@ function frames(raw: string): string[][] {
 		.map(frame => frame.split("\n"));
 }
 
-/** Every line is a known field or a comment; a message frame has exactly one id line (its seq) and, on chatcast, one event line. */
+/** Every line is a known field or a comment; a message frame has exactly one id line (`<epoch>.<seq>`) and, on chatcast, one event line. */
 function expectFraming(raw: string, seqs: number[], format: "chatcast" | "legacy"): void {
 	const all = frames(raw);
 	for (const lines of all) for (const line of lines) expect(line).toMatch(/^(id: |event: |data: |retry: |:)/);
 	const withId = all.filter(lines => lines.some(line => line.startsWith("id:")));
-	expect(withId.map(lines => lines.filter(line => line.startsWith("id:")))).toEqual(seqs.map(seq => [`id: ${seq}`]));
+	const ids = withId.map(lines => lines.filter(line => line.startsWith("id:")));
+	expect(ids).toEqual(seqs.map(seq => [expect.stringMatching(new RegExp(`^id: [\\w-]{12}\\.${seq}$`))]));
 	const events = withId.map(lines => lines.filter(line => line.startsWith("event:")));
 	expect(events).toEqual(seqs.map(() => (format === "chatcast" ? ["event: message"] : [])));
 }

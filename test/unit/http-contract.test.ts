@@ -459,22 +459,27 @@ describe("the stream", () => {
 		expect(stream.retries).toEqual([node.config.sseRetryMs]);
 		expect(events[0]).toEqual({ event: "presence", data: JSON.stringify({ subscribers: 1 }), id: undefined });
 		const messages = named(events, "message");
-		expect(messages.map(e => e.id)).toEqual(["1", "2", "3", "4"]);
+		// The event id is `<epoch>.<seq>`: what EventSource sends back as Last-Event-ID.
+		expect(messages.map(e => e.id)).toEqual([1, 2, 3, 4].map(seq => `${sent[0].epoch}.${seq}`));
 		expect(messages.map(e => JSON.parse(e.data))).toEqual([...sent, repeat]);
 	});
 
 	test("Last-Event-ID replays what was missed, then goes on live", async () => {
 		const channel = randomUUID();
-		for (const text of ["1", "2", "3", "4"]) await postText(messagesOf(channel), text);
+		let epoch = "";
+		for (const text of ["1", "2", "3", "4"]) epoch = ((await postText(messagesOf(channel), text)).body as ChatMessage).epoch;
 
+		// The stream's own ids (`<epoch>.<seq>`) and a bare seq (of the current count), as header or query.
 		const resumes: { headers: Record<string, string>; query: string }[] = [
 			{ headers: { "Last-Event-ID": "2" }, query: "" },
 			{ headers: {}, query: "?lastEventId=2" },
+			{ headers: { "Last-Event-ID": `${epoch}.2` }, query: "" },
+			{ headers: {}, query: `?lastEventId=${epoch}.2` },
 		];
 		for (const resume of resumes) {
 			const stream = await open(`/api/channels/${channel}/events${resume.query}`, resume.headers);
 			await stream.waitFor(events => named(events, "message").length >= 2);
-			expect(named(stream.events, "message").map(e => e.id)).toEqual(["3", "4"]);
+			expect(named(stream.events, "message").map(e => JSON.parse(e.data).seq)).toEqual([3, 4]);
 			stream.close();
 		}
 
@@ -483,6 +488,16 @@ describe("the stream", () => {
 		await postText(messagesOf(channel), "5");
 		await stream.waitFor(events => named(events, "message").length >= 2);
 		expect(named(stream.events, "message").map(e => JSON.parse(e.data).text)).toEqual(["4", "5"]);
+	});
+
+	test("an id of another count (the channel's restarted while the client was away): `event: reset`, then all retained", async () => {
+		const channel = randomUUID();
+		let epoch = "";
+		for (const text of ["1", "2", "3"]) epoch = ((await postText(messagesOf(channel), text)).body as ChatMessage).epoch;
+		const stream = await open(`/api/channels/${channel}/events`, { "Last-Event-ID": "AnOldCount00.2" });
+		const events = await stream.waitFor(all => named(all, "message").length >= 3);
+		expect(named(events, "reset").map(e => JSON.parse(e.data))).toEqual([{ epoch, oldestSeq: 1, lastSeq: 3 }]);
+		expect(named(events, "message").map(e => JSON.parse(e.data).seq)).toEqual([1, 2, 3]);
 	});
 
 	test("a resume point no longer retained: `event: reset` { oldestSeq, lastSeq }, then what is retained", async () => {
@@ -495,7 +510,7 @@ describe("the stream", () => {
 		const lastSeq = HISTORY_LIMIT + 2;
 		expect(named(events, "reset").map(e => JSON.parse(e.data))).toEqual([{ epoch: expect.any(String), oldestSeq, lastSeq }]);
 		expect(events.findIndex(e => e.event === "reset")).toBeLessThan(events.findIndex(e => e.event === "message"));
-		expect(named(events, "message").map(e => Number(e.id))).toEqual([3, 4, 5, 6, 7]);
+		expect(named(events, "message").map(e => JSON.parse(e.data).seq)).toEqual([3, 4, 5, 6, 7]);
 	});
 
 	test("a Last-Event-ID past the last seq (history restarted its count): reset, then what is retained", async () => {
@@ -529,7 +544,7 @@ describe("the stream", () => {
 		expect(counts(first.events)).toEqual([1, 2, 1]);
 	});
 
-	test("the legacy stream carries { id, userId, message } with the seq as the event id", async () => {
+	test("the legacy stream carries { id, userId, message } with <epoch>.<seq> as the event id", async () => {
 		const channel = randomUUID();
 		const stream = await open(`/chat/receive/${channel}`);
 		await waitForSubscriber(channel, 1);
@@ -539,7 +554,7 @@ describe("the stream", () => {
 		expect(stream.retries).toEqual([node.config.sseRetryMs]);
 		expect(events).toHaveLength(1);
 		expect(events[0].event ?? "message").toBe("message");
-		expect(events[0].id).toBe(String(sent.seq));
+		expect(events[0].id).toBe(`${sent.epoch}.${sent.seq}`);
 		expect(JSON.parse(events[0].data)).toEqual({ id: sent.id, userId: "grace", message: "from the old client" });
 	});
 });

@@ -71,9 +71,23 @@ describe("message validation", () => {
 	test("Last-Event-ID is a non-negative integer or absent", () => {
 		expect(parseLastEventId(undefined)).toBeUndefined();
 		expect(parseLastEventId("")).toBeUndefined();
-		expect(parseLastEventId("0")).toBe(0);
-		expect(parseLastEventId(" 42 ")).toBe(42);
-		for (const bad of ["-1", "1.5", "abc", "1e3"]) {
+		expect(parseLastEventId("0")).toEqual({ seq: 0 });
+		expect(parseLastEventId(" 42 ")).toEqual({ seq: 42 });
+		// The ids streams send: `<epoch>.<seq>` (an epoch is base64url).
+		expect(parseLastEventId("f3Kq-_9xYz01.7")).toEqual({ seq: 7, epoch: "f3Kq-_9xYz01" });
+		for (const bad of [
+			"-1",
+			"abc",
+			"1e3",
+			".7",
+			"f3Kq.",
+			"f3Kq-_9xYz01.-1",
+			"1.5",
+			"f3Kq-_9xYz0.7",
+			"f3Kq-_9xYz012.7",
+			"a.f3Kq-_9xYz01.7",
+			"f3 q-_9xYz01.7",
+		]) {
 			expect(errorOf(() => parseLastEventId(bad))).toMatchObject({ code: 400, type: "INVALID_LAST_EVENT_ID" });
 		}
 	});
