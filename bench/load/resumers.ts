@@ -65,15 +65,18 @@ const RETRY_MS = 1000;
 
 function open(port: number, channel: string, lastEventId: number | undefined, untilSeq: number, total: number): void {
 	let last = lastEventId ?? -1;
+	/** What EventSource would send back: the last event's id (`<epoch>.<seq>`), or the seq it started from. */
+	let lastId = lastEventId === undefined ? undefined : String(lastEventId);
 	let done = untilSeq === 0;
 	let counted = false;
 	if (!done) waiting++;
 	const parser = createParser({
 		onEvent: event => {
 			if (event.event !== "message" || event.id === undefined) return;
-			const seq = Number(event.id);
+			const seq = Number(event.id.slice(event.id.lastIndexOf(".") + 1));
 			if (last >= 0 && seq !== last + 1) errors++;
 			last = seq;
+			lastId = event.id;
 			if (!done && seq >= untilSeq) {
 				done = true;
 				if (--waiting === 0) send(report());
@@ -82,7 +85,7 @@ function open(port: number, channel: string, lastEventId: number | undefined, un
 	});
 	const connect = (): void => {
 		const headers: Record<string, string> = { Accept: "text/event-stream" };
-		if (last >= 0) headers["Last-Event-ID"] = String(last);
+		if (lastId !== undefined) headers["Last-Event-ID"] = lastId;
 		const req = http.get({ host: "127.0.0.1", port, path: `/api/channels/${channel}/events`, agent: false, headers }, res => {
 			if (res.statusCode !== 200) {
 				refused++;
