@@ -6,9 +6,9 @@
  * F resume storm, G publish throughput, H many edges (Chatcast only). Progress on stderr; the tables on stdout
  * and in bench/results/<date>.md. Missing peers are skipped with a line saying why, never installed.
  *
- *   npm run bench:compare                                     # everything, 3 rounds
- *   npm run bench:compare -- --quick --scenarios A,F --peers chatcast-redis,nchan-redis
- *   npm run bench:compare -- --chatcast-dir /work/main --chatcast-dir /work/wt/perf-publish --peers chatcast-pm2,nchan-redis
+ *   npm run bench                                     # everything, 3 rounds
+ *   npm run bench -- --quick --scenarios A,F --peers chatcast-redis,nchan-redis
+ *   npm run bench -- --chatcast-dir /work/main --chatcast-dir /work/wt/perf-publish --peers chatcast-pm2,nchan-redis
  */
 import path from "node:path";
 import Redis from "ioredis";

@@ -3,7 +3,7 @@
  * subscriber per tick) against the naive loop (JSON + frame + write per subscriber per message), side by
  * side in one run. Prints a table; compare the ratio column, not the absolute times (noisy machines).
  *
- *   npm run bench
+ *   npm run bench:internal
  */
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";

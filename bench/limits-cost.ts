@@ -4,7 +4,7 @@
  * that nothing is refused: what is measured is the check itself, a Redis round trip per request), side
  * by side, alternating runs. Prints a table; read the ratio (the machine is shared and noisy).
  *
- *   npm run bench
+ *   npm run bench:internal
  */
 import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
