@@ -304,7 +304,7 @@ function settle(append: PendingAppend, reply: unknown): void {
 		return;
 	}
 	try {
-		append.resolve({ message: JSON.parse(reply[1]) as ChatMessage, created: reply[0] === 1 });
+		append.resolve({ message: JSON.parse(reply[1]) as ChatMessage, created: reply[0] === 1, json: reply[1] });
 	} catch (err) {
 		append.reject(err);
 	}
