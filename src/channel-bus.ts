@@ -48,8 +48,11 @@ export interface ChannelListener {
  * `MqttChannelBus` implement it.
  */
 export interface ChannelBus {
-	/** Sends a stored message to every node that joined its channel (this one included). Never throws. */
-	publish(message: ChatMessage): void;
+	/**
+	 * Sends a stored message to every node that joined its channel (this one included). Never throws.
+	 * `json`: the message already serialized (it is sent as is), if the caller has it.
+	 */
+	publish(message: ChatMessage, json?: string): void;
 	/** Wants a channel's messages (counted: every join needs its leave); resolves once subscribed. */
 	join(channel: string): Promise<void>;
 	leave(channel: string): void;
@@ -83,9 +86,9 @@ export function topicChannel(namespace: string, topic: string): string | undefin
 	return channel.length > 0 && !channel.includes("/") ? channel : undefined;
 }
 
-/** A message sealed for its channel's topic. */
-export function sealMessage(secret: string, topic: string, message: ChatMessage, now = Date.now()): Buffer {
-	return sealPacket(secret, topic, Buffer.from(JSON.stringify(message)), now);
+/** A message sealed for its channel's topic (`json`: the message serialized, if the caller has it). */
+export function sealMessage(secret: string, topic: string, message: ChatMessage, now = Date.now(), json?: string): Buffer {
+	return sealPacket(secret, topic, Buffer.from(json ?? JSON.stringify(message)), now);
 }
 
 /**
@@ -288,12 +291,12 @@ export class MqttChannelBus implements ChannelBus {
 		this.client = undefined;
 	}
 
-	publish(message: ChatMessage): void {
+	publish(message: ChatMessage, json?: string): void {
 		if (this.interest.holds(message.channel)) this.listeners.message(message);
 		const client = this.client;
 		if (!client?.connected) return;
 		const topic = this.topic(message.channel);
-		client.publish(topic, sealMessage(this.signingSecret, topic, message), { qos: 0 }, err => {
+		client.publish(topic, sealMessage(this.signingSecret, topic, message, Date.now(), json), { qos: 0 }, err => {
 			if (err) this.options.warn?.(`Channel bus: publish failed: ${err.message}`);
 		});
 	}

@@ -16,6 +16,11 @@ export interface AppendResult {
 	message: ChatMessage;
 	/** false when `clientMsgId` repeated within the idempotency window: `message` is the original. */
 	created: boolean;
+	/**
+	 * `message` as JSON, when the store holds it so (Redis returns the stored text): the answer and the
+	 * channel bus send it as is instead of serializing the message again.
+	 */
+	json?: string;
 }
 
 export interface HistoryPage {

@@ -108,7 +108,7 @@ async function publishBody(
 		res.statusCode = outcome.status;
 		if (outcome.status === 201) res.setHeader("Location", outcome.location);
 		res.setHeader("Content-Type", "application/json; charset=utf-8");
-		res.end(JSON.stringify(outcome.message));
+		res.end(outcome.json);
 	} catch (err) {
 		deps.sendError(req, res, err);
 	}

@@ -31,6 +31,8 @@ export interface PublishOutcome {
 	/** The history page that holds exactly this message. */
 	location: string;
 	message: ChatMessage;
+	/** `message` as JSON (the stored text when the store gave it): the body of the answer. */
+	json: string;
 }
 
 /** A publish as a client asked for it (`user`: the verified token's, never the body's); throws catalogue errors. */
@@ -53,12 +55,15 @@ export async function publishMessage(
 	// To the nodes with subscribers of the channel. A repeat is sent again too: broadcast nodes drop seqs
 	// they have, and it heals a lost packet. The message is stored, so a failed fan-out is not the
 	// client's failure: nodes repair from history.
-	deps.bus.publish(result.message);
+	// Serialized once for the bus and the answer (or not at all: Redis hands back the stored text).
+	const json = result.json ?? JSON.stringify(result.message);
+	deps.bus.publish(result.message, json);
 	if (result.created) deps.published();
 	const { channel, seq } = result.message;
 	return {
 		status: result.created ? 201 : 200,
 		location: `/api/channels/${channel}/messages?after=${seq - 1}&limit=1`,
 		message: result.message,
+		json,
 	};
 }

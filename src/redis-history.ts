@@ -46,7 +46,8 @@ import { ReplicasUnconfirmed, StoreNotReached } from "./store-errors";
 // has clientMsgId, epoch for a head that needs a new one, rewrite a repeat's original ("1": so that a
 // WAIT after it covers the original too, however it was written).
 // Every check comes before the first write (a key of the wrong type, e.g. one someone SET, would fail a
-// write halfway): an error reply then means nothing was stored and no seq was used.
+// write halfway): an error reply then means nothing was stored and no seq was used. A head that has its
+// epoch and this master's rid is only counted on (HMGET, HINCRBY): the common append writes no head field.
 const APPEND_SCRIPT = `
 local function holds(key, kind)
   local found = redis.call('TYPE', key)['ok']
@@ -64,14 +65,18 @@ if ARGV[5] == '1' then
 end
 local rid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
 local counted = redis.call('HMGET', KEYS[1], 'epoch', 'rid')
-if counted[1] and counted[2] and counted[2] ~= rid then
-  redis.call('HSET', KEYS[1], 'epoch', ARGV[6], 'rid', rid)
-else
-  redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6])
-  redis.call('HSETNX', KEYS[1], 'rid', rid)
+local epoch = counted[1]
+if epoch and counted[2] and counted[2] ~= rid then
+  epoch = ARGV[6]
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'rid', rid)
+elseif not (epoch and counted[2]) then
+  if not epoch then
+    epoch = ARGV[6]
+    redis.call('HSET', KEYS[1], 'epoch', epoch)
+  end
+  if not counted[2] then redis.call('HSET', KEYS[1], 'rid', rid) end
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local message = '{"seq":' .. seq .. ',"epoch":"' .. epoch .. '",' .. ARGV[1]
 redis.call('ZADD', KEYS[2], seq, message)
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
@@ -304,7 +309,7 @@ function settle(append: PendingAppend, reply: unknown): void {
 		return;
 	}
 	try {
-		append.resolve({ message: JSON.parse(reply[1]) as ChatMessage, created: reply[0] === 1 });
+		append.resolve({ message: JSON.parse(reply[1]) as ChatMessage, created: reply[0] === 1, json: reply[1] });
 	} catch (err) {
 		append.reject(err);
 	}

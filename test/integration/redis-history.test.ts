@@ -72,6 +72,17 @@ describe("RedisHistory keys", () => {
 		expect(await redis.pttl(`${keyPrefix}{${channel}}:head`)).toBeGreaterThan(25_000);
 	});
 
+	test("an append hands back the stored text (the answer and the bus send it as is): the log's entry, the message serialized", async () => {
+		const store = open();
+		const channel = randomUUID();
+		const first = await store.append(draft(channel, 'a "quoted" ünïcode text', "idem-json"));
+		const repeat = await store.append(draft(channel, "ignored: a repeat answers the original", "idem-json"));
+		const [stored] = await redis.zrange(`${keyPrefix}{${channel}}:log`, 0, -1);
+		expect(first.json).toBe(stored);
+		expect(first.json).toBe(JSON.stringify(first.message));
+		expect(repeat).toMatchObject({ created: false, json: stored });
+	});
+
 	test("a channel is forgotten TTL after its last message: it counts again from 1 in a new epoch", async () => {
 		const store = open({ ttlSeconds: 1 });
 		const channel = randomUUID();
