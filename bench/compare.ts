@@ -37,7 +37,7 @@ interface Measured {
 }
 
 const log = (line: string): void => {
-	process.stderr.write(`[bench:compare ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+	process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 };
 
 /** Redis INFO commandstats: calls of every command so far, INFO itself left out. */
@@ -363,7 +363,7 @@ async function main(): Promise<void> {
 	});
 	const file = writeReport(
 		[
-			`# bench:compare, ${new Date().toISOString()}`,
+			`# npm run bench (bench/compare.ts), ${new Date().toISOString()}`,
 			"",
 			...machine(),
 			`- Chatcast build: ${options.chatcastDirs.join(", ")}; ${options.quick ? "quick mode" : "full sizes"}; ${minutes.toFixed(1)} minutes`,
