@@ -20,7 +20,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { waitForMqttCluster } from "./mqtt-cluster-formed";
+import { type BrokerNode, waitForMqttCluster } from "./mqtt-cluster";
 import { freePort, waitFor } from "./node-process";
 import { localReach } from "./reach";
 
@@ -53,21 +53,11 @@ function killGroup(pid: number): void {
 	}
 }
 
-export interface RabbitMqNode {
-	/** The Erlang node name. */
-	name: string;
-	mqttPort: number;
-	mqttUrl: string;
-	/** The PID of the start script, leader of the node's process group (undefined before the first start). */
-	readonly pid: number | undefined;
-	readonly running: boolean;
-	/** SIGKILL to the whole process group (script, beam.smp and its helpers); resolves once MQTT is closed. */
-	kill(): Promise<void>;
-	/** Starts it again (same name, ports, Mnesia) and waits until its MQTT port accepts connections. */
-	start(): Promise<void>;
-	/** The tail of its log (RABBITMQ_LOGS=-). */
-	output(): string;
-}
+/**
+ * `name`: the Erlang node name; `pid`: the start script's, leader of the node's process group; `kill()`:
+ * SIGKILL to that group (script, beam.smp, helpers), resolved once MQTT is closed; `output()`: its log's tail.
+ */
+export type RabbitMqNode = BrokerNode;
 
 export interface RabbitMqCluster {
 	nodes: RabbitMqNode[];

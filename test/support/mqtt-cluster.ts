@@ -1,11 +1,27 @@
 /**
- * Whether the nodes of a clustered MQTT broker share subscriptions yet: a broker's nodes may each answer
- * CONNECT long before they have joined one another (RabbitMQ forms its cluster after the ports open), so
- * "formed" means a packet published on one node reaches a subscriber on the next, for every node.
+ * A clustered MQTT broker of a test's own (test/support/nats-cluster.ts, rabbitmq-cluster.ts): what a node
+ * of it offers, and whether the nodes share subscriptions yet. A broker's nodes may each answer CONNECT
+ * long before they have joined one another (RabbitMQ forms its cluster after the ports open), so "formed"
+ * means a packet published on one node reaches a subscriber on the next, for every node.
  *
  * @example await waitForMqttCluster(cluster.mqttUrls, 60_000);
  */
 import mqtt from "mqtt";
+
+/** One node of a clustered broker, which a test kills and starts again. */
+export interface BrokerNode {
+	name: string;
+	mqttPort: number;
+	mqttUrl: string;
+	/** The PID of the running node's root process (undefined before the first start). */
+	readonly pid: number | undefined;
+	readonly running: boolean;
+	/** SIGKILL, and wait for the exit. */
+	kill(): Promise<void>;
+	/** Starts it again (same ports, same store) and waits until its MQTT port accepts connections. */
+	start(): Promise<void>;
+	output(): string;
+}
 
 /** Resolves true once a packet published through `url` comes back through `echoUrl` (within 1 s). */
 async function answersAcross(url: string, echoUrl: string): Promise<boolean> {
