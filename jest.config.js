@@ -4,9 +4,9 @@
  *   unit         test/unit: plain modules and in-process brokers; no Redis, no MQTT, no child processes.
  *   integration  test/integration: real Redis, Mosquitto and node processes.
  *   browser      test/browser: a real Chromium against real node processes (skipped without one).
- *   cluster      test/cluster (`npm run test:cluster` only, one file at a time): failover of a clustered MQTT
- *                broker (not yet within its 5 s bound here, see docs/adr-clustered-broker.md), and the
- *                multi-host test on network namespaces (needs root).
+ *   cluster      test/cluster (`npm run test:cluster` only, one file at a time): failover of a RabbitMQ
+ *                cluster under the core layout (docs/adr-clustered-broker.md), and the multi-host test on
+ *                network namespaces (needs root).
  *
  * Jest runs a project's globalSetup only when a test of that project is selected, so the service check
  * below runs for integration and browser (once, as both name the same file) and never for unit alone.

@@ -17,6 +17,7 @@ import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { BrokerNode } from "./mqtt-cluster";
 import { freePort, LOCALHOST, type ProcessHost, waitFor } from "./node-process";
 import { localReach, type Reach } from "./reach";
 
@@ -26,22 +27,11 @@ export const NATS_SERVER = process.env.NATS_SERVER ?? "/usr/sbin/nats-server";
 /** The JetStream stream where NATS's MQTT keeps its sessions: every CONNECT looks the client id up in it. */
 export const SESSION_STREAM = "$MQTT_sess";
 
-export interface NatsNode {
-	name: string;
-	mqttPort: number;
+export interface NatsNode extends BrokerNode {
 	/** The HTTP monitoring port (`/jsz`, `/varz`). */
 	monitorPort: number;
 	/** Its monitoring endpoint's base URL. */
 	monitorUrl: string;
-	/** The PID of the running nats-server (undefined before the first start). */
-	readonly pid: number | undefined;
-	mqttUrl: string;
-	readonly running: boolean;
-	/** SIGKILL, and wait for the exit. */
-	kill(): Promise<void>;
-	/** Starts it again (same ports, same store) and waits until its MQTT port accepts connections. */
-	start(): Promise<void>;
-	output(): string;
 }
 
 export interface NatsCluster {
