@@ -1,7 +1,8 @@
 /**
  * A TCP proxy of the test's own in front of a server, that can hold new connections: they are accepted
  * (the client's connect succeeds) but nothing goes through until `release()`, while the connections made
- * before go on as usual — a server that is slow to answer newcomers, e.g. a Sentinel under load.
+ * before go on as usual — a server that is slow to answer newcomers, e.g. a Sentinel under load. Or it
+ * can refuse them (closed as soon as accepted): a server that is away, whose client's retries it counts.
  *
  * @example
  *   const proxy = await startTcpProxy({ host: "127.0.0.1", port: sentinelPort });
@@ -18,12 +19,18 @@ export interface TcpProxy extends RedisNode {
 	release(): void;
 	/** How many connections wait now. */
 	held(): number;
+	/** Whether new connections are closed at once (and existing ones closed now). */
+	refuse(refusing: boolean): void;
+	/** When each connection was accepted (Date.now()), in order. */
+	readonly acceptedAt: readonly number[];
 	stop(): Promise<void>;
 }
 
 export async function startTcpProxy(target: RedisNode): Promise<TcpProxy> {
 	const sockets = new Set<net.Socket>();
 	let waiting: net.Socket[] | undefined;
+	let refusing = false;
+	const acceptedAt: number[] = [];
 	const forward = (client: net.Socket): void => {
 		if (client.destroyed) return;
 		const upstream = net.connect(target.port, target.host);
@@ -34,6 +41,11 @@ export async function startTcpProxy(target: RedisNode): Promise<TcpProxy> {
 		client.on("close", () => upstream.destroy());
 	};
 	const server = net.createServer(client => {
+		acceptedAt.push(Date.now());
+		if (refusing) {
+			client.destroy();
+			return;
+		}
 		sockets.add(client);
 		client.on("close", () => sockets.delete(client));
 		client.on("error", () => client.destroy());
@@ -55,6 +67,11 @@ export async function startTcpProxy(target: RedisNode): Promise<TcpProxy> {
 			for (const client of clients) forward(client);
 		},
 		held: () => waiting?.length ?? 0,
+		refuse(on) {
+			refusing = on;
+			if (on) for (const socket of sockets) socket.destroy();
+		},
+		acceptedAt,
 		async stop() {
 			for (const socket of sockets) socket.destroy();
 			await new Promise<void>(resolve => server.close(() => resolve()));
