@@ -25,9 +25,11 @@ export interface RedisCredentials {
 	tls: boolean;
 }
 
+type SentinelTarget = { kind: "sentinel"; sentinels: RedisNode[]; name: string; sentinelPassword?: string } & RedisCredentials;
+
 export type RedisTarget =
 	| { kind: "server"; url: string }
-	| ({ kind: "sentinel"; sentinels: RedisNode[]; name: string; sentinelPassword?: string } & RedisCredentials)
+	| SentinelTarget
 	| ({ kind: "cluster"; nodes: RedisNode[] } & RedisCredentials);
 
 export type RedisConnection = Redis | Cluster;
@@ -49,6 +51,40 @@ function reconnectOnReadonly(err: Error): 1 | false {
 }
 
 /**
+ * Told by the Sentinels' +switch-master at once, not only when the old master stops answering (one cut
+ * off the network never does): a connection that has a socket to anything but the new master drops it and
+ * asks the Sentinels again. ioredis's own `failoverDetector` also closes a connection that is already
+ * reconnecting, and one closed while it waits for a Sentinel's answer ends for good (ioredis 5: the
+ * connector's connect then rejects, and a rejected connect is never retried; status `end`, every publish
+ * refused; test/integration/redis-sentinel-reconnect.test.ts). A reconnecting one asks the Sentinels anyway.
+ */
+function followMasterSwitches(redis: Redis, target: SentinelTarget, tls: object | undefined): void {
+	const watchers = target.sentinels.map(({ host, port }) => {
+		const watcher = new Redis({
+			host,
+			port,
+			password: target.sentinelPassword,
+			tls,
+			maxRetriesPerRequest: null,
+			// A Sentinel that is away for a while is watched again when it is back.
+			retryStrategy: () => 1000,
+		});
+		watcher.on("error", () => undefined);
+		watcher.subscribe("+switch-master").catch(() => undefined);
+		watcher.on("message", (_channel: string, message: string) => {
+			// "<name> <old ip> <old port> <new ip> <new port>"
+			const [name, , , newHost, newPort] = message.split(" ");
+			if (name !== target.name || (redis.status !== "ready" && redis.status !== "connect")) return;
+			if (redis.stream.remoteAddress !== newHost || String(redis.stream.remotePort) !== newPort) redis.disconnect(true);
+		});
+		return watcher;
+	});
+	redis.once("end", () => {
+		for (const watcher of watchers) watcher.disconnect();
+	});
+}
+
+/**
  * A connection to `target`; errors are the caller's to observe (commands fail, `status` says why).
  *
  * In a Cluster a command whose connection closed before its answer is not sent again (it may have run:
@@ -60,17 +96,19 @@ export function connectRedis(target: RedisTarget, behaviour: CommandBehaviour): 
 	const tls = target.tls ? {} : undefined;
 	const node = { ...behaviour, username: target.username, password: target.password, tls };
 	if (target.kind === "sentinel") {
-		return new Redis({
+		const redis = new Redis({
 			...node,
 			sentinels: target.sentinels,
 			name: target.name,
 			sentinelPassword: target.sentinelPassword,
 			enableTLSForSentinelMode: target.tls,
 			sentinelTLS: tls,
-			// Told by the Sentinels' +switch-master at once, not only when the old master stops answering.
-			failoverDetector: true,
+			// Not ioredis's own detector: see followMasterSwitches.
+			failoverDetector: false,
 			reconnectOnError: reconnectOnReadonly,
 		});
+		followMasterSwitches(redis, target, tls);
+		return redis;
 	}
 	const cluster = new Cluster(target.nodes, {
 		redisOptions: node,

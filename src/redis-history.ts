@@ -141,7 +141,9 @@ export class RedisHistory implements HistoryStore {
 			maxRetriesPerRequest: 1,
 			// WAIT's own timeout must come first: it answers how many replicas confirmed (ReplicasUnconfirmed).
 			commandTimeout: Math.max(2000, this.waitTimeoutMs + 1000),
-			retryStrategy: times => Math.min(times * 200, 2000),
+			// Tries again at least every 500 ms: after a Sentinel failover, a connection is back at most that long
+			// after the promotion (a longer wait was a second or two more of refused publishes in the multi-host test).
+			retryStrategy: times => Math.min(times * 100, 500),
 			// A command is sent now or never: none waits in a queue (or is sent again after a reconnect) to run
 			// after its caller was answered, so "not sent" (StoreNotReached) means not stored (src/store-errors.ts).
 			enableOfflineQueue: false,

@@ -78,11 +78,16 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-	await client?.stop();
-	await Promise.all(nodes.map(node => node.kill()));
-	await nats?.stop();
-	await redis?.stop();
+	// Every step runs even when one before it fails (e.g. the client host is gone), and the namespaces go last.
+	const steps = [
+		() => client?.stop(),
+		() => Promise.all(nodes.map(node => node.kill())),
+		() => nats?.stop(),
+		() => redis?.stop(),
+	];
+	const failures = (await Promise.allSettled(steps.map(step => step()))).filter(r => r.status === "rejected");
 	await net?.destroy();
+	if (failures.length > 0) throw new Error(`cleanup: ${failures.map(f => String(f.reason)).join("; ")}`);
 }, 30_000);
 
 test("a broker node, the Redis master, an edge's network, a core host: nothing accepted is lost or twice, publishing back within 5 s", async () => {
