@@ -1,12 +1,13 @@
 /**
- * Three projects, one run: `npm test` runs them all; `npx jest --selectProjects unit` runs one.
+ * Four projects: `npm test` runs them all; `npx jest --selectProjects unit` runs one.
  *
  *   unit         test/unit: plain modules and in-process brokers; no Redis, no MQTT, no child processes.
  *   integration  test/integration: real Redis, Mosquitto and node processes.
  *   browser      test/browser: a real Chromium against real node processes (skipped without one).
- *   cluster      test/cluster (`npm run test:cluster` only, one file at a time): failover of a RabbitMQ
- *                cluster under the core layout (docs/adr-clustered-broker.md), and the multi-host test on
- *                network namespaces (needs root).
+ *   cluster      test/cluster (only with CHATCAST_CLUSTER_TESTS=1: `npm test` runs it after the others, one file
+ *                at a time, as root — test/support/run-tests.js —, `npm run test:cluster` alone): failover of a
+ *                RabbitMQ cluster under the core layout (docs/adr-clustered-broker.md), and the multi-host test
+ *                on network namespaces.
  *
  * Jest runs a project's globalSetup only when a test of that project is selected, so the service check
  * below runs for integration and browser (once, as both name the same file) and never for unit alone.
