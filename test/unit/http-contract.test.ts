@@ -541,7 +541,10 @@ describe("the stream", () => {
 		await first.waitFor(events => counts(events).includes(2));
 		second.close();
 		await first.waitFor(events => counts(events).at(-1) === 1);
-		expect(counts(first.events)).toEqual([1, 2, 1]);
+		// Each change is told; a count may be told twice (the stream's first event, then the announcement of
+		// its own join when it lands in a later presence interval than the second stream's).
+		const changes = counts(first.events).filter((count, i, all) => i === 0 || count !== all[i - 1]);
+		expect(changes).toEqual([1, 2, 1]);
 	});
 
 	test("the legacy stream carries { id, userId, message } with <epoch>.<seq> as the event id", async () => {
