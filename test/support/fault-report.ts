@@ -150,6 +150,7 @@ export function formatRows(rows: readonly FaultRow[]): string {
 		"duplicates",
 		"redelivered after reset",
 		"publishing again after",
+		"slowest delivery",
 	];
 	const lines = rows.map(r => [
 		r.fault,
@@ -161,5 +162,5 @@ export function formatRows(rows: readonly FaultRow[]): string {
 		`${r.recoverySeconds.toFixed(2)} s`,
 		`${r.slowestDeliverySeconds.toFixed(2)} s`,
 	]);
-	return [header, ...lines].map(cells => `| ${cells.join(" | ")} |`).join("\n");
+	return [header, header.map(() => "---"), ...lines].map(cells => `| ${cells.join(" | ")} |`).join("\n");
 }

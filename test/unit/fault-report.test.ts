@@ -119,8 +119,10 @@ describe("recoverySeconds", () => {
 test("formatRows: a markdown table with one line per fault", () => {
 	const rows = faultRows(faults, [ok(1, 1100)], [[got(1, 1200)]], new Set());
 	const lines = formatRows(rows).split("\n");
-	expect(lines).toHaveLength(3);
-	expect(lines[1]).toBe("| first | 1 | 0 (0) | 0 | 0 | 0 | 0.11 s | 0.09 s |");
+	expect(lines).toHaveLength(4);
+	expect(lines[0]).toMatch(/^\| fault \|.* \| slowest delivery \|$/);
+	expect(lines[1]).toBe("| --- | --- | --- | --- | --- | --- | --- | --- |");
+	expect(lines[2]).toBe("| first | 1 | 0 (0) | 0 | 0 | 0 | 0.11 s | 0.09 s |");
 });
 
 test("troubleTimeline: the rejected and failed-over messages after a fault, times from the fault", () => {
