@@ -37,42 +37,11 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ANSIBLE_DIR="$ROOT/ansible"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
 NAMESPACE=chatcast
-STARTED_AT=$(date +%s)
-
-PASSED=0
-FAILED=0
-SUMMARY_DONE=0
 T=""
 BG_PIDS=()
-
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
-info() { echo "---- $*"; }
-# check "description" command... : counts the command's exit status.
-check() {
-  local desc=$1
-  shift
-  if "$@"; then pass "$desc"; else fail "$desc"; fi
-}
-
-summary() {
-  [ "$SUMMARY_DONE" = 1 ] && return 0
-  SUMMARY_DONE=1
-  echo "(took $(($(date +%s) - STARTED_AT))s)"
-  echo "$PASSED passed, $FAILED failed"
-}
-
-# Stop a daemon this script started: only the PID recorded in *our* pid file,
-# and only if that PID really runs the expected binary.
-stop_by_pidfile() {
-  local pidfile=$1 exe=$2
-  [ -f "$pidfile" ] || return 0
-  start-stop-daemon --stop --quiet --oknodo --retry TERM/10/KILL/5 \
-    --pidfile "$pidfile" --exec "$exe" >/dev/null 2>&1 || true
-}
+# shellcheck source=test/ansible/lib.sh
+. "$ROOT/test/ansible/lib.sh"
 
 cleanup() {
   local pid
@@ -126,19 +95,7 @@ mkdir -m 0700 "$T/secrets" "$T/out"
 LOGDIR="$T/out"
 
 # Free high ports (bound together so they differ, then released).
-read -r MQTT_PORT MQTT_TLS_PORT REDIS_PORT < <("$PY" - <<'EOF'
-import socket
-socks = []
-for _ in range(3):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-EOF
-)
-rand() { "$PY" -c 'import secrets; print(secrets.token_hex(20))'; }
+read -r MQTT_PORT MQTT_TLS_PORT REDIS_PORT < <(free_ports 3)
 EDGE_PW=$(rand)
 CORE_PW=$(rand)
 OPER_PW=$(rand)
