@@ -19,13 +19,8 @@
 # Last line of output: "N passed, M failed". Exit status 0 only if M is 0.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-ANSIBLE_DIR="$ROOT/ansible"
-NAMESPACE=chatcast
-T=""
-BG_PIDS=()
 # shellcheck source=test/ansible/lib.sh
-. "$ROOT/test/ansible/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BROKERS=(b1 b2 b3)
 REDISES=(r1 r2 r3)
 
@@ -41,16 +36,6 @@ cleanup() {
     rm -rf -- "$T"
   fi
 }
-on_exit() {
-  local rc=$?
-  cleanup
-  if [ "$SUMMARY_DONE" != 1 ]; then
-    if [ "$rc" != 0 ] && [ "$FAILED" = 0 ]; then fail "aborted (exit status $rc)"; fi
-    summary
-  fi
-  if [ "$FAILED" -gt 0 ]; then exit 1; fi
-  exit "$rc"
-}
 trap on_exit EXIT
 trap 'exit 130' INT TERM
 
@@ -61,15 +46,7 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then fail "preflight: missing ${missing[*]}"; exit 1; fi
 if [ "$(id -u)" != 0 ]; then fail "preflight: must run as root (the roles chown to the nats/redis users)"; exit 1; fi
 
-export ANSIBLE_CONFIG="$ANSIBLE_DIR/ansible.cfg"
-export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
-export ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
-cd "$ANSIBLE_DIR"
-
-T=$(mktemp -d /tmp/chatcast-multi-host.XXXXXX)
-chmod 0711 "$T" # the nats/redis users must traverse it
-mkdir -m 0700 "$T/secrets" "$T/out"
-LOGDIR="$T/out"
+make_temp_dir chatcast-multi-host
 
 # Ports: per broker MQTT, route, client, monitor; per Redis host data server and Sentinel.
 read -r -a P < <(free_ports 18)
@@ -226,19 +203,8 @@ check "TLS: the edges' CA bundle holds the 3 nodes' certificates, one PEM after 
 mq() { timeout 15 "$@" -h 127.0.0.1 --cafile "$CA"; }
 # Round trip: subscriber ($1/$2) on node $5, publisher ($3/$4) on node $6, topic $7.
 roundtrip() {
-  local su=$1 sp=$2 pu=$3 pp=$4 sn=$5 pn=$6 topic=$7 msg out i sub
-  msg="rt-$RANDOM-$RANDOM"
-  out="$LOGDIR/rt-$RANDOM.out"
-  timeout 15 mosquitto_sub -h 127.0.0.1 --cafile "$CA" -p "${MQTT[$sn]}" -u "$su" -P "$sp" -t "$topic" -C 1 -v >"$out" 2>&1 &
-  sub=$!
-  BG_PIDS+=("$sub")
-  for i in $(seq 1 40); do
-    mq mosquitto_pub -p "${MQTT[$pn]}" -u "$pu" -P "$pp" -t "$topic" -m "$msg" >/dev/null 2>&1 || true
-    kill -0 "$sub" 2>/dev/null || break
-    sleep 0.25
-  done
-  wait "$sub" 2>/dev/null || true
-  grep -qx -- "$topic $msg" "$out"
+  local tls=(-h 127.0.0.1 --cafile "$CA")
+  mqtt_roundtrip "$7" "${tls[@]}" -p "${MQTT[$5]}" -u "$1" -P "$2" -- "${tls[@]}" -p "${MQTT[$6]}" -u "$3" -P "$4"
 }
 check "MQTT/TLS across nodes: edge user publishes on b2, edge user subscribed on b1 receives (MOL-$NAMESPACE/EVENT/edge-1)" \
   roundtrip chatcast_edge "$EDGE_PW" chatcast_edge "$EDGE_PW" b1 b2 "MOL-$NAMESPACE/EVENT/edge-1"
@@ -247,11 +213,6 @@ check "MQTT/TLS across nodes: core user on b3 -> edge user on b1 (MOL-$NAMESPACE
 check "MQTT/TLS across nodes: core user on b1 -> operator on b2 on a channel topic" \
   roundtrip operator "$OPER_PW" chatcast_core "$CORE_PW" b2 b1 "$NAMESPACE/channel/c3743620-cc30-11e6-9d9d-cec0c932ce01"
 
-refused() { # command... : must fail with "not authorised"
-  local out
-  if out=$("$@" 2>&1); then return 1; fi
-  grep -qi 'not authori[sz]ed' <<<"$out"
-}
 check "MQTT: anonymous client is refused (not authorised)" \
   refused mq mosquitto_pub -p "${MQTT[b1]}" -t "MOL-$NAMESPACE/HEARTBEAT" -m anon
 check "MQTT: wrong password is refused (not authorised)" \
