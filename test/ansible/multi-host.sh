@@ -166,9 +166,11 @@ fi
 
 # ----------------------------------------------------------------- apply
 recap() { grep -E "^$2 +:" "$LOGDIR/$1.log" | tail -1; }
-apply() {
+apply() { # log-name [ansible-playbook options...]
+  local name=$1
+  shift
   timeout 240 ansible-playbook -i "$T/inventory.yml" tests/multi-host.yml --skip-tags apps -f 9 \
-    -e "@$T/secrets/vars.json" >"$LOGDIR/$1.log" 2>&1
+    -e "@$T/secrets/vars.json" "$@" >"$LOGDIR/$name.log" 2>&1
 }
 APPLY_START=$(date +%s)
 if apply apply1; then
@@ -301,6 +303,24 @@ M1=${MQTT[b1]} M2=${MQTT[b2]} M3=${MQTT[b3]}
 check "env e1: EDGE_MQTT_URL lists b1,b2,b3; REDIS_SENTINELS, no REDIS_URL, REDIS_MIN_REPLICAS=1, the CA bundle" env_ok e1 edge "$M1 $M2 $M3" 0
 check "env e2: EDGE_MQTT_URL starts at b2 (b2,b3,b1)" env_ok e2 edge "$M2 $M3 $M1" 0
 check "env c1: CORE_MQTT_URL starts at b1 (b1,b2,b3), CORE_INSTANCES=1" env_ok c1 core "$M1 $M2 $M3" 1
+
+# ------------------------------------------------- second apply: changed=0
+# Of the Redis play only (a full one would double the apply's time): the roles whose files Redis and
+# Sentinel rewrite themselves (Sentinel records replicas and peers in its live config).
+idempotent() {
+  local start host
+  start=$(date +%s)
+  apply apply2 --tags redis || return 1
+  for host in "${REDISES[@]}"; do
+    [[ "$(recap apply2 "$host")" =~ changed=0\ .*failed=0\  ]] || {
+      echo "     $(recap apply2 "$host")"
+      grep -E '^(TASK|RUNNING HANDLER|changed)' "$LOGDIR/apply2.log" | grep -B1 '^changed' | sed 's/^/     | /'
+      return 1
+    }
+  done
+  info "second apply: $(($(date +%s) - start))s"
+}
+check "a second apply of the redis and redis_sentinel roles with the same inputs changes nothing (Sentinel's own rewrites left alone)" idempotent
 
 # ----------------------------------------------- hook: real Chatcast nodes
 if [ -n "${CHATCAST_CONNECT_CHECK:-}" ]; then
