@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Writes group_vars/all/vault.yml with a fresh random value for every secret (MQTT passwords of the
-# edges, cores and operator, the Redis passwords, the cluster secret) and encrypts it with ansible-vault.
+# edges, cores and operator, the Redis passwords, the cluster secret, and the multi-host layout's NATS
+# route, Redis replication and Sentinel passwords) and encrypts it with ansible-vault.
 # It never overwrites a vault: rotate single values with `ansible-vault edit` (README: "Rotating").
 #
 #   cd ansible && ./new-vault.sh                      # asks for the new vault password
@@ -24,6 +25,11 @@ vault_mqtt_operator_password: $(hex 24)
 vault_cluster_secret: $(hex 32)
 vault_redis_admin_password: $(hex 24)
 vault_redis_app_password: $(hex 24)
+# The multi-host layout (multi-host.yml): NATS routes, Redis replication and Sentinels.
+vault_nats_route_password: $(hex 24)
+vault_redis_replication_password: $(hex 24)
+vault_redis_sentinel_password: $(hex 24)
+vault_redis_sentinel_acl_password: $(hex 24)
 VAULT
 ansible-vault encrypt --output "$target" "$plain"
 echo "new-vault: wrote $target (encrypted)"

@@ -47,7 +47,7 @@ start() {
 		vars=("${spec[@]:0:i}") args=("${spec[@]:i+1}")
 		mqtt=$(printf '%s\n' "${vars[@]}" | sed -n 's|^MQTT_URL=\([a-z]*://[^:]*\):.*|\1|p')
 		echo "$app: MQTT_URL user ${mqtt:-none}"
-		[ "$mqtt" = "mqtt://chatcast_$kind" ] || exit 3
+		[[ "$mqtt" =~ ^mqtts?://chatcast_${kind}$ ]] || exit 3
 		exec env "${vars[@]}" node "${args[@]}"
 	) >"$dir/$app.log" 2>&1 &
 	pids+=($!)

@@ -35,44 +35,8 @@
 # Last line of output: "N passed, M failed". Exit status 0 only if M is 0.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-ANSIBLE_DIR="$ROOT/ansible"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-NAMESPACE=chatcast
-STARTED_AT=$(date +%s)
-
-PASSED=0
-FAILED=0
-SUMMARY_DONE=0
-T=""
-BG_PIDS=()
-
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
-info() { echo "---- $*"; }
-# check "description" command... : counts the command's exit status.
-check() {
-  local desc=$1
-  shift
-  if "$@"; then pass "$desc"; else fail "$desc"; fi
-}
-
-summary() {
-  [ "$SUMMARY_DONE" = 1 ] && return 0
-  SUMMARY_DONE=1
-  echo "(took $(($(date +%s) - STARTED_AT))s)"
-  echo "$PASSED passed, $FAILED failed"
-}
-
-# Stop a daemon this script started: only the PID recorded in *our* pid file,
-# and only if that PID really runs the expected binary.
-stop_by_pidfile() {
-  local pidfile=$1 exe=$2
-  [ -f "$pidfile" ] || return 0
-  start-stop-daemon --stop --quiet --oknodo --retry TERM/10/KILL/5 \
-    --pidfile "$pidfile" --exec "$exe" >/dev/null 2>&1 || true
-}
+# shellcheck source=test/ansible/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cleanup() {
   local pid
@@ -84,16 +48,6 @@ cleanup() {
   fi
 }
 
-on_exit() {
-  local rc=$?
-  cleanup
-  if [ "$SUMMARY_DONE" != 1 ]; then
-    if [ "$rc" != 0 ] && [ "$FAILED" = 0 ]; then fail "aborted (exit status $rc)"; fi
-    summary
-  fi
-  if [ "$FAILED" -gt 0 ]; then exit 1; fi
-  exit "$rc"
-}
 trap on_exit EXIT
 trap 'exit 130' INT TERM
 
@@ -115,30 +69,10 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-export ANSIBLE_CONFIG="$ANSIBLE_DIR/ansible.cfg"
-export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
-export ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
-cd "$ANSIBLE_DIR"
-
-T=$(mktemp -d /tmp/chatcast-ansible.XXXXXX)
-chmod 0711 "$T" # the mosquitto/redis users must traverse it
-mkdir -m 0700 "$T/secrets" "$T/out"
-LOGDIR="$T/out"
+make_temp_dir chatcast-ansible
 
 # Free high ports (bound together so they differ, then released).
-read -r MQTT_PORT MQTT_TLS_PORT REDIS_PORT < <("$PY" - <<'EOF'
-import socket
-socks = []
-for _ in range(3):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-EOF
-)
-rand() { "$PY" -c 'import secrets; print(secrets.token_hex(20))'; }
+read -r MQTT_PORT MQTT_TLS_PORT REDIS_PORT < <(free_ports 3)
 EDGE_PW=$(rand)
 CORE_PW=$(rand)
 OPER_PW=$(rand)
@@ -253,19 +187,7 @@ mq() { timeout 15 "$@"; }
 # ($3/$4) sends. Extra mosquitto options for both in $MQ_OPTS (array).
 MQ_OPTS=()
 roundtrip() {
-  local su=$1 sp=$2 pu=$3 pp=$4 topic=$5 port=$6 msg out i
-  msg="rt-$RANDOM-$RANDOM"
-  out="$LOGDIR/rt-$RANDOM.out"
-  timeout 10 mosquitto_sub -p "$port" "${MQ_OPTS[@]}" -u "$su" -P "$sp" -t "$topic" -C 1 -v >"$out" 2>&1 &
-  local sub=$!
-  BG_PIDS+=("$sub")
-  for i in $(seq 1 40); do
-    mq mosquitto_pub -p "$port" "${MQ_OPTS[@]}" -u "$pu" -P "$pp" -t "$topic" -m "$msg" -q 1 >/dev/null 2>&1 || true
-    kill -0 "$sub" 2>/dev/null || break
-    sleep 0.2
-  done
-  wait "$sub" 2>/dev/null || true
-  grep -qx -- "$topic $msg" "$out"
+  mqtt_roundtrip "$5" -p "$6" "${MQ_OPTS[@]}" -u "$1" -P "$2" -- -p "$6" "${MQ_OPTS[@]}" -u "$3" -P "$4"
 }
 
 # Every account reaches the others on the Moleculer topics: an edge calls a
@@ -306,11 +228,6 @@ check "MQTT/TLS: core -> edge on the TLS listener (port $MQTT_TLS_PORT, generate
   roundtrip chatcast_edge "$EDGE_PW" chatcast_core "$CORE_PW" "MOL-$NAMESPACE/INFO/edge-1" "$MQTT_TLS_PORT"
 MQ_OPTS=()
 
-refused() { # command... : must fail with "not authorised"
-  local out
-  if out=$("$@" 2>&1); then return 1; fi
-  grep -qi 'not authori[sz]ed' <<<"$out"
-}
 check "MQTT: anonymous publish is refused (not authorised)" \
   refused mq mosquitto_pub -p "$MQTT_PORT" -t "MOL-$NAMESPACE/HEARTBEAT" -m anon
 check "MQTT: anonymous subscribe is refused (not authorised)" \
@@ -537,7 +454,8 @@ vault_check() {
     head -c 14 "$out" | grep -q '^$ANSIBLE_VAULT' &&
     plain=$(ansible-vault view --vault-password-file "$pw" "$out") &&
     for var in vault_mqtt_edge_password vault_mqtt_core_password vault_mqtt_operator_password \
-               vault_redis_admin_password vault_redis_app_password; do
+               vault_redis_admin_password vault_redis_app_password vault_nats_route_password \
+               vault_redis_replication_password vault_redis_sentinel_password vault_redis_sentinel_acl_password; do
       echo "$plain" | grep -Eq "^$var: [0-9a-f]{48}\$" || return 1
     done &&
     echo "$plain" | grep -Eq '^vault_cluster_secret: [0-9a-f]{64}$' &&
