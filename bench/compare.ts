@@ -280,7 +280,7 @@ function edgesTable(rows: EdgesResult[]): string {
 function describe(options: Options): string[] {
 	const s = options.sizes;
 	const lines = {
-		A: `- A: 1,000 SSE subscribers (100 on each of 10 channels, one load process), ${s.aRate} msg/s for ${s.aSeconds} s; latency = receive time − send time embedded in the text.`,
+		A: `- A: 1,000 SSE subscribers (100 on each of 10 channels, one load process), ${s.aRate} msg/s for ${s.aSeconds} s after a 2 s warm-up at that rate (not counted); latency = receive time − send time embedded in the text.`,
 		D: `- D: 1,000 subscribers on 1 channel over ${s.dLoadProcesses} load processes; wrk -t1 -c32 -d${s.dSeconds}s publishes to it as fast as the server answers; deliveries counted over wrk's window. Load CPU = subscriber processes + wrk.`,
 		E: `- E: ${s.eStreams} idle SSE streams over 1,000 channels and ⌈n/4000⌉ load processes; growth of the summed RSS of all server processes (for Redis-backed peers their Redis too; for Chatcast pm2 the cluster primary, the edges, the core and Mosquitto; nginx master + workers) ÷ streams. Measured in round 1 only.`,
 		F: `- F: ${s.fSubscribers} subscribers on 10 channels open at once (at most 400 connecting at a time, over ⌈n/2500⌉ load processes) with Last-Event-ID 100 messages behind; time from the first connect to the last stream having the newest message. Redis commands: INFO commandstats delta over the storm ÷ subscribers.`,

@@ -93,6 +93,14 @@ export class LoadPool {
 		return Promise.all(this.processes.map(p => p.next("report")));
 	}
 
+	/** Every process forgets what it received so far (a warm-up's events and latencies); their reports of it. */
+	async reset(): Promise<LoadReport[]> {
+		this.processes.forEach(p => {
+			p.child.send({ type: "reset" });
+		});
+		return Promise.all(this.processes.map(p => p.next("report")));
+	}
+
 	/** Events received so far, over all processes. */
 	async events(): Promise<number> {
 		return (await this.reports()).reduce((sum, r) => sum + r.events, 0);

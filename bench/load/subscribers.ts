@@ -8,7 +8,8 @@
  * - `resume` (F): the ids each channel's first stream saw (`recordIds`), and, with `finalIds`, the time at
  *   which every stream has seen its channel's final id (`caughtUp`).
  *
- * IPC: {open} → {ready}; {report} → {report}; {close} → exits. With `finalIds`, also {caughtUp} once.
+ * IPC: {open} → {ready}; {report} → {report}; {reset} (forget the events and latencies so far, e.g. a
+ * warm-up's) → {report} of what it forgot; {close} → exits. With `finalIds`, also {caughtUp} once.
  */
 import http from "node:http";
 import { createParser } from "eventsource-parser";
@@ -52,6 +53,19 @@ export type LoadReply =
 	| LoadReport;
 
 const SENT_AT = /bench (\d+(?:\.\d+)?)/;
+
+function report(): LoadReport {
+	return {
+		type: "report",
+		events,
+		dropped,
+		p50: percentile(latencies, 0.5),
+		p99: percentile(latencies, 0.99),
+		minPerStream: Math.min(...perStream),
+		maxPerStream: Math.max(...perStream),
+		ids,
+	};
+}
 const latencies: number[] = [];
 const requests: http.ClientRequest[] = [];
 const perStream: number[] = [];
@@ -139,18 +153,13 @@ process.on("message", (message: { type: string }) => {
 			() => send({ type: "ready", open: requests.length }),
 			(err: Error) => send({ type: "error", message: err.message }),
 		);
-	else if (message.type === "report")
-		send({
-			type: "report",
-			events,
-			dropped,
-			p50: percentile(latencies, 0.5),
-			p99: percentile(latencies, 0.99),
-			minPerStream: Math.min(...perStream),
-			maxPerStream: Math.max(...perStream),
-			ids,
-		});
-	else if (message.type === "close") {
+	else if (message.type === "report") send(report());
+	else if (message.type === "reset") {
+		send(report());
+		events = 0;
+		latencies.length = 0;
+		perStream.fill(0);
+	} else if (message.type === "close") {
 		closing = true;
 		for (const req of requests) req.destroy();
 		process.exit(0);

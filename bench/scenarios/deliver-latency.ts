@@ -2,7 +2,9 @@
  * Scenario A, publish→deliver latency: one load process (bench/load/subscribers.ts) holds
  * `channels × perChannel` SSE streams; this process publishes at a fixed rate, round-robin over the
  * channels, each text carrying its send time. Measures p50/p99 publish→deliver, the share of expected
- * deliveries that arrived, and the server's and the load process's CPU while publishing.
+ * deliveries that arrived, and the server's and the load process's CPU while publishing — after a warm-up
+ * at the same rate (every peer alike), so the tail is the steady state's, not the first messages' (JIT,
+ * first subscriptions).
  */
 import { randomUUID } from "node:crypto";
 import { LoadPool } from "../load/pool";
@@ -11,6 +13,8 @@ import { publishAtRate } from "../support/publish";
 
 /** Time after the last publish for the last deliveries to land. */
 const DRAIN_MS = 1500;
+/** Publishing at the measured rate before the measurement; what it delivers is not counted. */
+const WARM_UP_SECONDS = 2;
 /** Time after the streams are open for the servers' subscriptions to settle (Redis SUBSCRIBE, MQTT). */
 export const SETTLE_MS = 1000;
 
@@ -43,6 +47,9 @@ export async function deliverLatency(port: number, serverPids: number[], options
 		const channels = Array.from({ length: options.channels }, () => randomUUID());
 		await pool.open(() => ({ port, mode: "latency", channels, perChannel: options.perChannel, concurrency: 100 }));
 		await sleep(SETTLE_MS);
+		await publishAtRate(port, channels, options.ratePerSecond, WARM_UP_SECONDS);
+		await sleep(DRAIN_MS);
+		await pool.reset();
 		const cpuBefore = cpuSeconds(serverPids);
 		const loadBefore = pool.cpuSeconds();
 		const started = Date.now();
