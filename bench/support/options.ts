@@ -4,7 +4,7 @@ import path from "node:path";
 export const SCENARIOS = ["A", "D", "E", "F", "G", "H"];
 export const PEERS = ["chatcast", "chatcast-redis", "chatcast-pm2", "nchan", "nchan-redis", "baseline"];
 
-export const USAGE = `npm run bench:compare -- [options]
+export const USAGE = `npm run bench -- [options]
   --scenarios A,D,E,F,G,H   scenarios to run (default: all)
   --peers ${PEERS.join(",")}
                             peers to run (default: all)
@@ -52,7 +52,7 @@ function positive(name: string, value: string): number {
 }
 
 /**
- * Parses the bench's arguments (after `npm run bench:compare --`).
+ * Parses the bench's arguments (after `npm run bench --`).
  *
  * @example parseOptions(["--quick", "--scenarios", "A,F"]).scenarios // ["A", "F"]
  */
