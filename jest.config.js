@@ -1,13 +1,14 @@
 /**
- * Four projects: `npm test` runs them all; `npx jest --selectProjects unit` runs one.
+ * Four projects: `npx jest` runs unit, integration and browser (the cluster project exists only with
+ * CHATCAST_CLUSTER_TESTS=1); `npx jest --selectProjects unit` runs one.
  *
  *   unit         test/unit: plain modules and in-process brokers; no Redis, no MQTT, no child processes.
  *   integration  test/integration: real Redis, Mosquitto and node processes.
  *   browser      test/browser: a real Chromium against real node processes (skipped without one).
- *   cluster      test/cluster (only with CHATCAST_CLUSTER_TESTS=1: `npm test` runs it after the others, one file
- *                at a time, as root — test/support/run-tests.js —, `npm run test:cluster` alone): failover of a
+ *   cluster      test/cluster (with CHATCAST_CLUSTER_TESTS=1; run one file at a time, as root): failover of a
  *                RabbitMQ cluster under the core layout (docs/adr-clustered-broker.md), and the multi-host test
- *                on network namespaces.
+ *                on network namespaces. `npm run test:cluster` runs both; `npm test` (test/support/run-tests.js)
+ *                runs the multi-host test alone after the other projects.
  *
  * Jest runs a project's globalSetup only when a test of that project is selected, so the service check
  * below runs for integration and browser (once, as both name the same file) and never for unit alone.

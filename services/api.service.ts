@@ -1,6 +1,6 @@
 /**
  * api — the HTTP edge (moleculer-web): REST API, SSE streams, the demo page, and the original
- * system's routes. One origin for all of it, so no CORS.
+ * system's routes. One origin for all of it, so no CORS but for the origins CORS_ORIGINS lists.
  *
  * @example
  *   broker.createService(createApiService(config));

@@ -135,8 +135,12 @@ export interface ResumePoint {
 	epoch?: string;
 }
 
-/** `<seq>` or `<epoch>.<seq>`, the epoch as `newEpoch()` (history-store.ts) makes them: 12 base64url characters. */
-const LAST_EVENT_ID = /^(?:([0-9A-Za-z_-]{12})\.)?(\d{1,15})$/;
+/**
+ * `<seq>` or `<epoch>.<seq>`, the epoch as `newEpoch()` (history-store.ts) makes them: 12 base64url characters
+ * (groups: epoch, seq). Also the `lastEventId` of a plain stream URL (src/stream-route.ts).
+ */
+export const EVENT_ID = /(?:([0-9A-Za-z_-]{12})\.)?(\d{1,15})/;
+const LAST_EVENT_ID = new RegExp(`^${EVENT_ID.source}$`);
 
 /** Parses a Last-Event-ID (header or query); undefined when absent. Throws INVALID_LAST_EVENT_ID. */
 export function parseLastEventId(value: unknown): ResumePoint | undefined {

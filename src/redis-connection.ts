@@ -59,6 +59,38 @@ function reconnectOnReadonly(err: Error): 1 | false {
  * refused; test/integration/redis-sentinel-reconnect.test.ts). A reconnecting one asks the Sentinels anyway.
  */
 function followMasterSwitches(redis: Redis, target: SentinelTarget, tls: object | undefined): void {
+	const key = JSON.stringify([target.sentinels.map(({ host, port }) => `${host}:${port}`), target.sentinelPassword, target.tls]);
+	const watch = switchWatches.get(key) ?? watchSwitches(key, target, tls);
+	const follow: SwitchFollower = (name, newHost, newPort) => {
+		if (name !== target.name || (redis.status !== "ready" && redis.status !== "connect")) return;
+		if (redis.stream.remoteAddress !== newHost || String(redis.stream.remotePort) !== newPort) redis.disconnect(true);
+	};
+	watch.followers.add(follow);
+	redis.once("end", () => {
+		watch.followers.delete(follow);
+		if (watch.followers.size > 0) return;
+		for (const watcher of watch.watchers) watcher.disconnect();
+		switchWatches.delete(key);
+	});
+}
+
+/** Told of a +switch-master: the master set's name, the new master's host and port. */
+type SwitchFollower = (name: string, newHost: string, newPort: string) => void;
+
+interface SwitchWatch {
+	watchers: Redis[];
+	followers: Set<SwitchFollower>;
+}
+
+/**
+ * One watcher per Sentinel per process, by Sentinel set: every connection of the process to it (history
+ * store, rate limiter) follows the same watchers, which close with the last of them.
+ */
+const switchWatches = new Map<string, SwitchWatch>();
+
+/** The watchers of `target`'s Sentinels, registered under `key`. */
+function watchSwitches(key: string, target: SentinelTarget, tls: object | undefined): SwitchWatch {
+	const followers = new Set<SwitchFollower>();
 	const watchers = target.sentinels.map(({ host, port }) => {
 		const watcher = new Redis({
 			host,
@@ -74,14 +106,13 @@ function followMasterSwitches(redis: Redis, target: SentinelTarget, tls: object 
 		watcher.on("message", (_channel: string, message: string) => {
 			// "<name> <old ip> <old port> <new ip> <new port>"
 			const [name, , , newHost, newPort] = message.split(" ");
-			if (name !== target.name || (redis.status !== "ready" && redis.status !== "connect")) return;
-			if (redis.stream.remoteAddress !== newHost || String(redis.stream.remotePort) !== newPort) redis.disconnect(true);
+			for (const follow of followers) follow(name, newHost, newPort);
 		});
 		return watcher;
 	});
-	redis.once("end", () => {
-		for (const watcher of watchers) watcher.disconnect();
-	});
+	const watch = { watchers, followers };
+	switchWatches.set(key, watch);
+	return watch;
 }
 
 /**

@@ -18,7 +18,7 @@ import type { StreamUser } from "./contract";
 import { type EdgeGuard, setHeaders } from "./edge-guard";
 import { chatError } from "./errors";
 import { requestIdOfHeaders } from "./http-request";
-import { parseChannel, parseLastEventId, type ResumePoint } from "./message";
+import { EVENT_ID, parseChannel, parseLastEventId, type ResumePoint } from "./message";
 
 /** A stream request: its channel and resume point as the client sent them (checked by openChannelStream). */
 export interface StreamParams {
@@ -64,8 +64,9 @@ export interface StreamRouteDeps {
 	logRequestOnce(req: IncomingMessage, res: ServerResponse, requestID: string, names: { route: string; path: string }): void;
 }
 
-const PLAIN_STREAM_URL =
-	/^\/(api\/channels\/([0-9A-Za-z-]{1,64})\/events|chat\/receive\/([0-9A-Za-z-]{1,64}))(\?lastEventId=(?:[0-9A-Za-z_-]{12}\.)?\d{1,15})?$/;
+const PLAIN_STREAM_URL = new RegExp(
+	`^\\/(api\\/channels\\/([0-9A-Za-z-]{1,64})\\/events|chat\\/receive\\/([0-9A-Za-z-]{1,64}))(\\?lastEventId=${EVENT_ID.source})?$`,
+);
 
 /**
  * The stream request `req` is, in its plain form; undefined for anything else (moleculer-web routes it).

@@ -54,6 +54,16 @@ export type LoadReply =
 
 const SENT_AT = /bench (\d+(?:\.\d+)?)/;
 
+const latencies: number[] = [];
+const requests: http.ClientRequest[] = [];
+const perStream: number[] = [];
+const ids: Record<string, string[]> = {};
+let events = 0;
+let dropped = 0;
+let closing = false;
+let waitingToCatchUp = 0;
+
+/** What was received so far (the `report` and `reset` replies). */
 function report(): LoadReport {
 	return {
 		type: "report",
@@ -66,14 +76,6 @@ function report(): LoadReport {
 		ids,
 	};
 }
-const latencies: number[] = [];
-const requests: http.ClientRequest[] = [];
-const perStream: number[] = [];
-const ids: Record<string, string[]> = {};
-let events = 0;
-let dropped = 0;
-let closing = false;
-let waitingToCatchUp = 0;
 
 const send = (reply: LoadReply): void => {
 	process.send?.(reply);

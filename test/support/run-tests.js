@@ -1,8 +1,8 @@
 /**
  * `npm test`: the unit, integration and browser projects (two files at a time), then the multi-host test
- * (test/cluster, on network namespaces) on its own, since its tests time failovers and must not share the two cores with other suites. It needs root
- * (network namespaces); without root, or with CHATCAST_CLUSTER_TESTS=0, it is left out and the closing line
- * says so. Arguments (`npm test -- test/unit/x.test.ts`) go to jest as they are, and only that runs.
+ * (test/cluster, on network namespaces) on its own, since its tests time failovers and must not share the
+ * two cores with other suites. It needs root (network namespaces); without root, or with
+ * CHATCAST_CLUSTER_TESTS=0, it is left out and the closing line says so. Arguments (`npm test -- test/unit/x.test.ts`) go to jest as they are, and only that runs.
  *
  * The closing line, `N passed, M failed`, counts both runs (CI reads it): each run's summary reporter adds
  * its counts to CHATCAST_SUMMARY_FILE.
@@ -11,6 +11,7 @@ const { spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const { summaryLine } = require("./summary-reporter");
 
 const JEST = path.join(__dirname, "../../node_modules/jest/bin/jest.js");
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chatcast-test-"));
@@ -51,7 +52,5 @@ try {
 	// No run reported: counted as a failure.
 }
 fs.rmSync(dir, { recursive: true, force: true });
-process.stdout.write(
-	`\n${counts.passed} passed, ${counts.failed} failed${counts.skipped ? `, ${counts.skipped} skipped` : ""}${note}\n`,
-);
+process.stdout.write(`\n${summaryLine(counts)}${note}\n`);
 process.exit(status === 0 && counts.failed === 0 ? 0 : 1);

@@ -15,10 +15,15 @@ class SummaryReporter {
 		};
 		const file = process.env.CHATCAST_SUMMARY_FILE;
 		if (file) return addTo(file, counts);
-		const line = `${counts.passed} passed, ${counts.failed} failed${counts.skipped ? `, ${counts.skipped} skipped` : ""}`;
+		const line = summaryLine(counts);
 		// Printed as the process ends, so it comes after jest's own summary and is the last line.
 		process.once("exit", () => process.stdout.write(`\n${line}\n`));
 	}
+}
+
+/** `N passed, M failed[, K skipped]`: the line CI reads. */
+function summaryLine({ passed, failed, skipped }) {
+	return `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`;
 }
 
 function addTo(file, counts) {
@@ -29,3 +34,4 @@ function addTo(file, counts) {
 }
 
 module.exports = SummaryReporter;
+module.exports.summaryLine = summaryLine;
