@@ -1,6 +1,8 @@
 /**
  * Interest-based routing (src/channel-bus.ts) across real processes: a core and three edges on the real
- * Mosquitto. An edge receives a channel's messages only while it has subscribers for it; subscribers
+ * Mosquitto. A channel no edge listens to gets no packet on the broker at all (no interest mark in
+ * Redis); its first subscriber, joining while publishes run, gets every message once. An edge receives a
+ * channel's messages only while it has subscribers for it; subscribers
  * on different edges get every message exactly once while others come and go; a message published
  * right as a channel's first subscriber joins an edge is not lost, with no later message and no heads
  * check to repair it (SSE_RESYNC_MS far out): the edge reads history only after the broker's SUBACK.
@@ -129,6 +131,30 @@ test("an edge without subscribers for a channel receives no packet for it", asyn
 	expect(after.slice(1).map((s, i) => s.received - before[i + 1].received)).toEqual([0, 0]);
 	expect(subscriber.received).toEqual(seqRange(1, 20));
 });
+
+test("a channel nobody listens to gets no bus packet; its first subscriber, joining while publishes run, gets each message once", async () => {
+	const channel = randomUUID();
+	await publishMany(core.baseUrl, channel, 10);
+	const total = 80;
+	let published = 10;
+	const publishing = (async () => {
+		for (; published < total; published++) {
+			expect((await post(`${core.baseUrl}/api/channels/${channel}/messages`, { text: `m${published}` })).status).toBe(201);
+			await new Promise(r => setTimeout(r, 5));
+		}
+	})();
+	await waitFor(() => published >= 30, 10_000, "publishes to run");
+	// The channel's first subscriber anywhere: its edge marks the channel while the core keeps publishing.
+	const subscriber = await stream(edges[2], channel, 0);
+	await publishing;
+	await expectEachExactlyOnce([{ name: "first subscriber", received: subscriber.received, expected: seqRange(1, total) }], {
+		timeoutMs: 10_000,
+	});
+	// Nothing went out for the 10 messages before any node listened (nor for the ones before the join).
+	await new Promise(r => setTimeout(r, 300));
+	expect(seen.get(channel) ?? 0).toBeLessThanOrEqual(total - 30);
+	expect(seen.get(channel) ?? 0).toBeGreaterThan(0);
+}, 60_000);
 
 test("the last subscriber leaving unsubscribes the edge (after a short linger)", async () => {
 	const channel = randomUUID();
