@@ -6,7 +6,6 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import net from "node:net";
 import Redis from "ioredis";
-import type { HistoryStoreOptions } from "../../src/history-store";
 import { RedisHistory, type RedisHistoryOptions } from "../../src/redis-history";
 import { classifyStoreError, StoreNotReached } from "../../src/store-errors";
 import { CONTRACT_OPTIONS, draft, historyStoreContract } from "../support/history-store-contract";
