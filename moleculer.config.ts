@@ -4,8 +4,8 @@
  * `src/config.ts` parses and checks them.
  */
 import { randomBytes } from "node:crypto";
-import { type BrokerOptions, Validators } from "moleculer";
-import { MqttChannelBus } from "./src/channel-bus";
+import { type BrokerOptions, type ServiceBroker, Validators } from "moleculer";
+import { MqttChannelBus, type MqttChannelBusOptions } from "./src/channel-bus";
 import type { ChatcastConfig } from "./src/config";
 import { MESSAGE_EVENT_PARAMS } from "./src/contract";
 import type { ChatMessage } from "./src/message";
@@ -110,7 +110,7 @@ export function mqttTransporter(bus: BusOptions, topicSeparator: string): Sealed
  * under the namespace, payloads checked against MESSAGE_EVENT_PARAMS before any listener sees them.
  *
  * @example
- *   const channelBus = createChannelBus(config, bus, broker.logger);
+ *   const channelBus = createChannelBus(config, bus, broker.logger, markVia(broker));
  *   await channelBus.start();
  *   createServices(broker, config, channelBus);
  */
@@ -118,14 +118,27 @@ export function createChannelBus(
 	config: Pick<ChatcastConfig, "namespace">,
 	bus: BusOptions,
 	logger: { warn(line: string): void },
+	markInterest: MqttChannelBusOptions["markInterest"],
 ): MqttChannelBus {
 	return new MqttChannelBus({
 		urls: bus.urls,
 		secrets: bus.secrets,
 		namespace: config.namespace,
 		accept: messageCheck(),
+		markInterest,
 		warn: line => logger.warn(line),
 	});
+}
+
+/**
+ * How a node's channel bus marks the channels it joins: `history.interest` (the node's own history
+ * service when it runs one, else any: they share the store).
+ *
+ * @example
+ *   createChannelBus(config, bus, broker.logger, markVia(broker));
+ */
+export function markVia(broker: Pick<ServiceBroker, "call">): MqttChannelBusOptions["markInterest"] {
+	return channels => broker.call("history.interest", { channels });
 }
 
 /** The schema check of a message from the bus (fastest-validator, as Moleculer checks event params). */

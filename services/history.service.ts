@@ -6,6 +6,7 @@
  *   broker.createService(createHistoryService(config));
  *   await ctx.call("history.append", draft);                                 // → { message, created }
  *   await ctx.call("history.range", { channel, after: 41, limit: 50 });      // → { channel, epoch, messages, oldestSeq, lastSeq }
+ *   await ctx.call("history.interest", { channels: [channel] });          // → { ok: true }: appends to it are published
  *   await ctx.call("history.ping");                                          // → { ok, store, memory?: { usedBytes, maxBytes } }
  */
 import type { Context, ServiceBroker, ServiceSchema, ServiceSettingSchema } from "moleculer";
@@ -78,6 +79,19 @@ export function createHistoryService(
 				async handler(ctx: Context<{ channels: string[] }>) {
 					const channels = ctx.params.channels.map(parseChannel);
 					return this.history.guard("other", () => this.history.store.lastSeqs(channels));
+				},
+			},
+
+			/**
+			 * Marks channels as listened to (src/channel-bus.ts calls it before it reads a position, and to refresh
+			 * the marks it still wants): appends to them are then published on the channel bus; others skip it.
+			 */
+			interest: {
+				visibility: "public",
+				params: { channels: { type: "array", items: "string", max: HEADS_BATCH_MAX } },
+				async handler(ctx: Context<{ channels: string[] }>) {
+					await this.history.markInterest(ctx.params.channels.map(parseChannel));
+					return { ok: true };
 				},
 			},
 

@@ -6,9 +6,17 @@
  * without subscribers for a channel receives nothing for it, and the broker's work per message grows
  * with the edges that need it, not with all edges.
  *
+ * A channel no node listens to gets no packet at all: a node that joins a channel first marks it in the
+ * history store (`markInterest`, i.e. `history.interest`: a key with a TTL beside the channel's head,
+ * refreshed every INTEREST_REFRESH_MS while the node still wants it), and the store's append says in
+ * the same atomic step whether the channel is marked (`AppendResult.listened`); `publish` sends no
+ * packet for one that is not.
+ *
  * Guarantees it gives the hub:
- * - `join` resolves only after the broker acknowledged the subscription (SUBACK): a position read from
- *   history after it misses nothing, since every message stored later is published after we subscribed.
+ * - `join` resolves only after the store holds the channel's mark and the broker acknowledged the
+ *   subscription (SUBACK): a position read from history after it misses nothing, since every message
+ *   stored later saw the mark, so it is published, and after we subscribed. (The two are asked at
+ *   once: an append between the mark and the SUBACK is stored before the read, so the read has it.)
  * - After a reconnect every wanted channel is subscribed again, then listeners hear `resubscribed`
  *   (the hub re-reads history: QoS 0 packets sent meanwhile are lost, as on the transporter).
  * - The bus is a trust boundary like the transporter: every packet is sealed with CLUSTER_SECRET
@@ -22,17 +30,19 @@
  * every publish, for a loss the hub already repairs from history (gap check, heads check, resync).
  *
  * @example
- *   const bus = new MqttChannelBus({ urls, secrets, namespace: "chatcast", accept: isMessage });
+ *   const bus = new MqttChannelBus({ urls, secrets, namespace: "chatcast", accept: isMessage, markInterest });
  *   await bus.start();
  *   bus.listen({ message: m => hub.deliver(m), resubscribed: () => hub.resyncAll() });
- *   await bus.join(channel);          // subscribed: now read the position from history
- *   bus.publish(storedMessage);       // from ingest
+ *   await bus.join(channel);          // marked and subscribed: now read the position from history
+ *   bus.publish(stored.message, stored.json, stored.listened); // from ingest
  *   bus.leave(channel);               // unsubscribed after the linger, unless joined again
  */
 import { randomBytes } from "node:crypto";
 import { connect, type MqttClient } from "mqtt";
 import { openPacket, type RejectReason, sealPacket } from "./bus-auth";
+import { HEADS_BATCH_MAX } from "./contract";
 import { chatError } from "./errors";
+import { INTEREST_REFRESH_MS } from "./history-store";
 import type { ChatMessage } from "./message";
 import { mqttClientOptions } from "./mqtt-brokers";
 
@@ -50,10 +60,11 @@ export interface ChannelListener {
 export interface ChannelBus {
 	/**
 	 * Sends a stored message to every node that joined its channel (this one included). Never throws.
-	 * `json`: the message already serialized (it is sent as is), if the caller has it.
+	 * `json`: the message already serialized (it is sent as is), if the caller has it. `listened`: the
+	 * store's word (`AppendResult.listened`); false sends no packet to other nodes (none marked the channel).
 	 */
-	publish(message: ChatMessage, json?: string): void;
-	/** Wants a channel's messages (counted: every join needs its leave); resolves once subscribed. */
+	publish(message: ChatMessage, json?: string, listened?: boolean): void;
+	/** Wants a channel's messages (counted: every join needs its leave); resolves once marked and subscribed. */
 	join(channel: string): Promise<void>;
 	leave(channel: string): void;
 	/** Adds a listener; returns the function that removes it. */
@@ -184,7 +195,7 @@ class Listeners {
 
 /**
  * One process without a broker (`npm start`'s tests in-process, unit tests): a published message goes
- * straight to this process's listeners.
+ * straight to this process's listeners (always: it writes no interest marks, so `listened` is ignored).
  *
  * @example
  *   const bus = new LocalChannelBus();
@@ -234,11 +245,21 @@ export interface MqttChannelBusOptions {
 	lingerMs?: number;
 	/** How long `join` waits for the broker's SUBACK before it fails (503). */
 	joinTimeoutMs?: number;
+	/**
+	 * Marks channels as listened to in the history store (`history.interest`); resolves once the store
+	 * holds the marks. Called by `join` for a channel's first want, and every `interestRefreshMs` for
+	 * every channel still wanted (lingering ones too), in batches of INTEREST_BATCH_MAX.
+	 */
+	markInterest: (channels: readonly string[]) => Promise<unknown>;
+	/** Default INTEREST_REFRESH_MS (a third of the marks' TTL). */
+	interestRefreshMs?: number;
 	/** A warning about dropped packets, at most every DROP_LOG_INTERVAL_MS. */
 	warn?: (line: string) => void;
 }
 
 const DEFAULT_LINGER_MS = 2000;
+/** Channels per `markInterest` call (the `history.interest` action's bound). */
+export const INTEREST_BATCH_MAX = HEADS_BATCH_MAX;
 const DEFAULT_JOIN_TIMEOUT_MS = 5000;
 const DROP_LOG_INTERVAL_MS = 10_000;
 
@@ -246,7 +267,7 @@ const DROP_LOG_INTERVAL_MS = 10_000;
  * The channel bus over an MQTT broker: its own mqtt.js connection, beside Moleculer's transporter.
  *
  * @example
- *   const bus = new MqttChannelBus({ urls: config.mqttUrls, secrets: clusterSecrets(config), namespace, accept });
+ *   const bus = new MqttChannelBus({ urls: config.mqttUrls, secrets: clusterSecrets(config), namespace, accept, markInterest });
  *   await bus.start();
  */
 export class MqttChannelBus implements ChannelBus {
@@ -259,12 +280,22 @@ export class MqttChannelBus implements ChannelBus {
 	private readonly counts = { received: 0, dropped: 0 };
 	private droppedSinceLog = 0;
 	private lastDropLog = 0;
+	/**
+	 * The interest mark of each wanted channel, once asked (resolved once the store holds it). One per
+	 * wanted channel: deleted when the channel is let go, or when the mark failed (the next join asks again).
+	 */
+	private readonly marks = new Map<string, Promise<void>>();
+	private refreshTimer: NodeJS.Timeout | undefined;
 
 	constructor(private readonly options: MqttChannelBusOptions) {
 		const [signing] = options.secrets;
 		if (!signing) throw new Error("MqttChannelBus needs at least one secret");
 		this.signingSecret = signing;
-		this.interest = new Interest(options.lingerMs ?? DEFAULT_LINGER_MS, channel => this.client?.unsubscribe(this.topic(channel)));
+		this.interest = new Interest(options.lingerMs ?? DEFAULT_LINGER_MS, channel => {
+			// Its mark is not refreshed any more: it expires within the TTL (until then appends are still sent).
+			this.marks.delete(channel);
+			this.client?.unsubscribe(this.topic(channel));
+		});
 	}
 
 	/** Connects (and keeps reconnecting, as mqttClientOptions says); resolves on the first connection. */
@@ -281,20 +312,25 @@ export class MqttChannelBus implements ChannelBus {
 		client.on("message", (topic, payload) => this.receive(topic, payload));
 		client.on("connect", () => this.resubscribe());
 		client.on("error", err => this.options.warn?.(`Channel bus: ${err.message}`));
+		this.refreshTimer = setInterval(() => this.refreshMarks(), this.options.interestRefreshMs ?? INTEREST_REFRESH_MS);
+		this.refreshTimer.unref();
 		// Like the transporter, it keeps trying while the broker is away (errors are warned about, not fatal).
 		return new Promise(resolve => client.once("connect", () => resolve()));
 	}
 
 	async stop(): Promise<void> {
+		clearInterval(this.refreshTimer);
 		this.interest.clear();
+		this.marks.clear();
 		await this.client?.endAsync();
 		this.client = undefined;
 	}
 
-	publish(message: ChatMessage, json?: string): void {
+	publish(message: ChatMessage, json?: string, listened?: boolean): void {
 		if (this.interest.holds(message.channel)) this.listeners.message(message);
 		const client = this.client;
-		if (!client?.connected) return;
+		// No node marked the channel (the store said so atomically with the append): no packet to seal or send.
+		if (!client?.connected || listened === false) return;
 		const topic = this.topic(message.channel);
 		client.publish(topic, sealMessage(this.signingSecret, topic, message, Date.now(), json), { qos: 0 }, err => {
 			if (err) this.options.warn?.(`Channel bus: publish failed: ${err.message}`);
@@ -302,7 +338,30 @@ export class MqttChannelBus implements ChannelBus {
 	}
 
 	join(channel: string): Promise<void> {
-		if (!this.interest.add(channel) && !this.waiting.has(channel)) return Promise.resolve();
+		const first = this.interest.add(channel);
+		const marked = this.marked(channel);
+		return Promise.all([marked, this.subscribed(channel, first)]).then(() => undefined);
+	}
+
+	/** The channel's mark in the store: asked once per want, then the same (settled) promise for every join. */
+	private marked(channel: string): Promise<void> {
+		const asked = this.marks.get(channel);
+		if (asked) return asked;
+		const marking: Promise<void> = this.options.markInterest([channel]).then(
+			() => undefined,
+			(err: unknown) => {
+				if (this.marks.get(channel) === marking) this.marks.delete(channel);
+				// As is: history's own answer (STORE_UNAVAILABLE, no history service…), as a read would fail.
+				throw err;
+			},
+		);
+		this.marks.set(channel, marking);
+		return marking;
+	}
+
+	/** Resolves on the SUBACK of the channel's subscription (at once when it is already subscribed). */
+	private subscribed(channel: string, first: boolean): Promise<void> {
+		if (!first && !this.waiting.has(channel)) return Promise.resolve();
 		return new Promise((resolve, reject) => {
 			const timer = setTimeout(() => {
 				const waiters = this.waiting.get(channel);
@@ -331,6 +390,15 @@ export class MqttChannelBus implements ChannelBus {
 
 	stats(): ChannelBusStats {
 		return { subscribed: this.interest.wanted().length, ...this.counts };
+	}
+
+	/** Every wanted channel's mark again, so none expires while this node listens (failures: the next period). */
+	private refreshMarks(): void {
+		const channels = this.interest.wanted();
+		for (let i = 0; i < channels.length; i += INTEREST_BATCH_MAX)
+			this.options
+				.markInterest(channels.slice(i, i + INTEREST_BATCH_MAX))
+				.catch((err: Error) => this.options.warn?.(`Channel bus: refreshing interest marks failed: ${err.message}`));
 	}
 
 	private topic(channel: string): string {

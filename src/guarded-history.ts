@@ -40,6 +40,12 @@ export class GuardedHistory {
 	append(draft: MessageDraft): Promise<AppendResult> {
 		return this.guard("append", () => this.store.append(draft));
 	}
+
+	/** Writes interest marks when the store keeps them (Redis); a no-op otherwise (it always publishes). */
+	markInterest(channels: readonly string[]): Promise<void> {
+		const mark = this.store.markInterest?.bind(this.store);
+		return mark ? this.guard("other", () => mark(channels)) : Promise.resolve();
+	}
 }
 
 /** What a node's history store is made from. */

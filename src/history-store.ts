@@ -21,7 +21,20 @@ export interface AppendResult {
 	 * channel bus send it as is instead of serializing the message again.
 	 */
 	json?: string;
+	/**
+	 * false: the store knows that no node listens to the channel (no interest mark, see
+	 * `HistoryStore.markInterest`), so its channel-bus packet may be skipped. true or absent: publish.
+	 */
+	listened?: boolean;
 }
+
+/**
+ * How long a channel's interest mark lives unless refreshed: a node that wants a channel's messages
+ * refreshes its marks every INTEREST_REFRESH_MS, so a mark outlives a missed refresh or two.
+ */
+export const INTEREST_TTL_MS = 60_000;
+/** How often a node writes the marks of every channel it still wants (one batch per period). */
+export const INTEREST_REFRESH_MS = INTEREST_TTL_MS / 3;
 
 export interface HistoryPage {
 	/** The channel's current epoch; "" while the channel has no counter (never had a message, or lost it). */
@@ -75,6 +88,11 @@ export interface HistoryStore {
 	 * repeated clientMsgId still answers with the original message.
 	 */
 	purge(channel: string): Promise<number>;
+	/**
+	 * Marks these channels as listened to (for INTEREST_TTL_MS): an append afterwards answers
+	 * `listened: true`. Absent in a store that does not tell (memory history): its appends are always published.
+	 */
+	markInterest?(channels: readonly string[]): Promise<void>;
 	/** Resolves when the store can serve, with its memory state (undefined: it has no such limit); rejects otherwise. */
 	ping(): Promise<StoreMemory | undefined>;
 	close(): Promise<void>;

@@ -57,7 +57,10 @@ export async function publishMessage(
 	// client's failure: nodes repair from history.
 	// Serialized once for the bus and the answer (or not at all: Redis hands back the stored text).
 	const json = result.json ?? JSON.stringify(result.message);
-	deps.bus.publish(result.message, json);
+	// The packet is skipped only when the store said, in the append's own atomic step, that no node has
+	// marked the channel (`listened: false`): a node marks before it reads its position, so whatever it has
+	// not read is published to it. A repeat (200) follows the same rule.
+	deps.bus.publish(result.message, json, result.listened);
 	if (result.created) deps.published();
 	const { channel, seq } = result.message;
 	return {

@@ -10,7 +10,15 @@
  *   too, since what that master acknowledged last may never have reached this one. TTL refreshed on
  *   append, like the log's: a channel is forgotten `ttlSeconds` after its last message;
  * - `<prefix>{<channel>}:log` — sorted set of message JSON scored by seq, trimmed to `limit`, TTL refreshed on append;
- * - `<prefix>{<channel>}:idem:<clientMsgId>` — the stored message, for the idempotency window.
+ * - `<prefix>{<channel>}:idem:<clientMsgId>` — the stored message, for the idempotency window;
+ * - `<prefix>{<channel>}:interest` — present while some node listens to the channel (`markInterest`, TTL
+ *   INTEREST_TTL_MS, refreshed by every node that still wants it). The append script reads it in the same
+ *   atomic step and answers `listened`: a publisher skips the channel-bus packet of a channel with no mark.
+ *   Why no message is missed: a joining node writes the mark and gets its SUBACK before it reads its
+ *   position from history, so an append is either ordered before that read (and in it) or sees the mark
+ *   (and is published after the subscription exists). After a failover the new master may lack a mark:
+ *   live delivery of that channel then waits for the next refresh (≤ INTEREST_REFRESH_MS) and the
+ *   hub's heads check (SSE_RESYNC_MS), which repairs what was skipped from history.
  * Every key has a lifetime, so Redis runs with `maxmemory-policy noeviction`: when it is full it refuses
  * appends (STORE_FULL) instead of evicting anyone's history.
  * Numbering, writing, trimming and the idempotency check happen in one Lua script, so they are atomic;
@@ -27,6 +35,7 @@ import {
 	type HistoryPage,
 	type HistoryStore,
 	type HistoryStoreOptions,
+	INTEREST_TTL_MS,
 	newEpoch,
 	PAGE_MAX_BYTES,
 	type StoreMemory,
@@ -42,7 +51,7 @@ import {
 } from "./redis-connection";
 import { ReplicasUnconfirmed, StoreNotReached } from "./store-errors";
 
-// KEYS: head, log, idem. ARGV: message JSON without its opening "{", limit, ttl ms, idempotency ms,
+// KEYS: head, log, idem, interest. ARGV: message JSON without its opening "{", limit, ttl ms, idempotency ms,
 // has clientMsgId, epoch for a head that needs a new one, rewrite a repeat's original ("1": so that a
 // WAIT after it covers the original too, however it was written).
 // Every check comes before the first write (a key of the wrong type, e.g. one someone SET, would fail a
@@ -56,11 +65,12 @@ end
 if not (holds(KEYS[1], 'hash') and holds(KEYS[2], 'zset') and (ARGV[5] ~= '1' or holds(KEYS[3], 'string'))) then
   return redis.error_reply('WRONGTYPE a key of this channel holds the wrong kind of value')
 end
+local listened = redis.call('EXISTS', KEYS[4])
 if ARGV[5] == '1' then
   local original = redis.call('GET', KEYS[3])
   if original then
     if ARGV[7] == '1' then redis.call('SET', KEYS[3], original, 'KEEPTTL') end
-    return {0, original}
+    return {0, original, listened}
   end
 end
 local rid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
@@ -83,7 +93,7 @@ redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if ARGV[5] == '1' then redis.call('SET', KEYS[3], message, 'PX', ARGV[4]) end
-return {1, message}
+return {1, message, listened}
 `;
 
 // KEYS: head, log. ARGV: after, limit, max bytes. Returns {lastSeq, epoch, oldest score or false, messages}:
@@ -120,6 +130,8 @@ export interface RedisHistoryOptions extends HistoryStoreOptions {
 	minReplicas?: number;
 	/** How long an append waits for them; then ReplicasUnconfirmed (OUTCOME_UNKNOWN). Default 1000. */
 	waitTimeoutMs?: number;
+	/** Lifetime of an interest mark (`markInterest`); default INTEREST_TTL_MS (tests shorten it). */
+	interestTtlMs?: number;
 }
 
 export class RedisHistory implements HistoryStore {
@@ -153,7 +165,7 @@ export class RedisHistory implements HistoryStore {
 		});
 		// Connection errors surface through ping() and failed commands; keep ioredis from logging each retry.
 		this.redis.on("error", () => undefined);
-		this.redis.defineCommand("chatcastAppend", { numberOfKeys: 3, lua: APPEND_SCRIPT });
+		this.redis.defineCommand("chatcastAppend", { numberOfKeys: 4, lua: APPEND_SCRIPT });
 		this.redis.defineCommand("chatcastRange", { numberOfKeys: 2, lua: RANGE_SCRIPT });
 	}
 
@@ -220,6 +232,7 @@ export class RedisHistory implements HistoryStore {
 			keys.head,
 			keys.log,
 			hasIdem ? `${keys.idem}${draft.clientMsgId}` : keys.idem,
+			keys.interest,
 			JSON.stringify(draft).slice(1),
 			this.options.limit,
 			this.options.ttlSeconds * 1000,
@@ -260,6 +273,26 @@ export class RedisHistory implements HistoryStore {
 		);
 	}
 
+	/**
+	 * Marks channels as listened to for `interestTtlMs`: one pipeline (per hash slot, in a Cluster) of
+	 * `SET … PX`. Resolves once Redis holds every mark, so an append after it answers `listened: true`.
+	 *
+	 * @example
+	 *   await store.markInterest([channel]); // then subscribe, then read the position
+	 */
+	async markInterest(channels: readonly string[]): Promise<void> {
+		const redis = await this.connected();
+		const ttl = this.options.interestTtlMs ?? INTEREST_TTL_MS;
+		const groups = sameSlotGroups(redis, [...channels], channel => this.keys(channel).interest);
+		await Promise.all(
+			groups.map(async group => {
+				const pipeline = redis.pipeline();
+				for (const channel of group) pipeline.set(this.keys(channel).interest, "1", "PX", ttl);
+				for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+			}),
+		);
+	}
+
 	async purge(channel: string): Promise<number> {
 		const keys = this.keys(channel);
 		const redis = await this.connected();
@@ -292,9 +325,9 @@ export class RedisHistory implements HistoryStore {
 		return this.redis;
 	}
 
-	private keys(channel: string): { head: string; log: string; idem: string } {
+	private keys(channel: string): { head: string; log: string; idem: string; interest: string } {
 		const base = `${this.options.keyPrefix}{${channel}}`;
-		return { head: `${base}:head`, log: `${base}:log`, idem: `${base}:idem:` };
+		return { head: `${base}:head`, log: `${base}:log`, idem: `${base}:idem:`, interest: `${base}:interest` };
 	}
 }
 
@@ -304,14 +337,22 @@ interface PendingAppend {
 	reject(err: unknown): void;
 }
 
-/** Answers an append with the script's reply: 1 and the new message, or 0 and a repeat's original. */
+/**
+ * Answers an append with the script's reply: 1 and the new message, or 0 and a repeat's original; then
+ * whether the channel had an interest mark.
+ */
 function settle(append: PendingAppend, reply: unknown): void {
 	if (!Array.isArray(reply) || typeof reply[1] !== "string") {
 		append.reject(new Error("unexpected reply of the append script"));
 		return;
 	}
 	try {
-		append.resolve({ message: JSON.parse(reply[1]) as ChatMessage, created: reply[0] === 1, json: reply[1] });
+		append.resolve({
+			message: JSON.parse(reply[1]) as ChatMessage,
+			created: reply[0] === 1,
+			json: reply[1],
+			listened: reply[2] === 1,
+		});
 	} catch (err) {
 		append.reject(err);
 	}

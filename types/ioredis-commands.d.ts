@@ -6,11 +6,12 @@ import type { Result } from "ioredis";
 
 declare module "ioredis" {
 	interface RedisCommander<Context> {
-		/** KEYS head, log, idem; see APPEND_SCRIPT. Answers [1 created | 0 repeat, message JSON]. */
+		/** KEYS head, log, idem, interest; see APPEND_SCRIPT. Answers [1 created | 0 repeat, message JSON, 1 marked | 0]. */
 		chatcastAppend(
 			headKey: string,
 			logKey: string,
 			idemKey: string,
+			interestKey: string,
 			body: string,
 			limit: number,
 			ttlMs: number,
@@ -18,7 +19,7 @@ declare module "ioredis" {
 			hasIdem: string,
 			epoch: string,
 			confirmRepeat: string,
-		): Result<[number, string], Context>;
+		): Result<[number, string, number], Context>;
 		/** KEYS head, log; see RANGE_SCRIPT. Answers [lastSeq, epoch, oldest score or null, messages]. */
 		chatcastRange(
 			headKey: string,

@@ -35,7 +35,10 @@ async function main(): Promise<void> {
 	let server!: REPLServer;
 	const bus = { urls: config.mqttUrls, secrets: clusterSecrets(config) };
 	// `tail` follows a channel on the channel bus (its topic), beside the Moleculer node.
-	const channelBus = createChannelBus(config, bus, { warn: line => console.warn(line) });
+	// Its follow marks the channel in history (`history.interest`), so the channel's messages are published to it.
+	const channelBus = createChannelBus(config, bus, { warn: line => console.warn(line) }, channels =>
+		broker.call("history.interest", { channels }),
+	);
 	const tail = new ChannelTail(line => console.log(line), channelBus);
 	const io: OperatorIO = {
 		call: (action, params) => broker.call(action, params),

@@ -8,7 +8,7 @@
 import { Server } from "node:http";
 import { ServiceBroker } from "moleculer";
 import { randomBytes } from "node:crypto";
-import { type BusOptions, clusterSecrets, createBrokerOptions, createChannelBus } from "../../moleculer.config";
+import { type BusOptions, clusterSecrets, createBrokerOptions, createChannelBus, markVia } from "../../moleculer.config";
 import { createServices } from "../../services";
 import { loadConfigOrExit } from "../config";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../embedded-broker";
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
 
 	const broker = new ServiceBroker(createBrokerOptions(config, bus));
 	// Stored messages travel on per-channel topics of the same broker (src/channel-bus.ts), not as Moleculer events.
-	const channelBus = createChannelBus(config, bus, broker.logger);
+	const channelBus = createChannelBus(config, bus, broker.logger, markVia(broker));
 	createServices(broker, config, channelBus);
 
 	let stopping = false;

@@ -1,6 +1,8 @@
 /**
  * Interest-based routing (src/channel-bus.ts) across real processes: a core and three edges on the real
- * Mosquitto. An edge receives a channel's messages only while it has subscribers for it; subscribers
+ * Mosquitto. A channel no edge listens to gets no packet on the broker at all (no interest mark in
+ * Redis); its first subscriber, joining while publishes run, gets every message once. An edge receives a
+ * channel's messages only while it has subscribers for it; subscribers
  * on different edges get every message exactly once while others come and go; a message published
  * right as a channel's first subscriber joins an edge is not lost, with no later message and no heads
  * check to repair it (SSE_RESYNC_MS far out): the edge reads history only after the broker's SUBACK.
@@ -115,6 +117,18 @@ async function stream(edge: ChatcastNode, channel: string, lastEventId?: number)
 	return opened;
 }
 
+/** Publishes messages `from`…`total - 1` to the core one after another, `pauseMs` apart; `published()` counts them. */
+function pacedPublisher(channel: string, from: number, total: number, pauseMs: number) {
+	let published = from;
+	const done = (async () => {
+		for (; published < total; published++) {
+			expect((await post(`${core.baseUrl}/api/channels/${channel}/messages`, { text: `m${published}` })).status).toBe(201);
+			await new Promise(r => setTimeout(r, pauseMs));
+		}
+	})();
+	return { published: () => published, done };
+}
+
 test("an edge without subscribers for a channel receives no packet for it", async () => {
 	const channel = randomUUID();
 	const before = await Promise.all(edges.map(busStats));
@@ -129,6 +143,24 @@ test("an edge without subscribers for a channel receives no packet for it", asyn
 	expect(after.slice(1).map((s, i) => s.received - before[i + 1].received)).toEqual([0, 0]);
 	expect(subscriber.received).toEqual(seqRange(1, 20));
 });
+
+test("a channel nobody listens to gets no bus packet; its first subscriber, joining while publishes run, gets each message once", async () => {
+	const channel = randomUUID();
+	await publishMany(core.baseUrl, channel, 10);
+	const total = 80;
+	const publisher = pacedPublisher(channel, 10, total, 5);
+	await waitFor(() => publisher.published() >= 30, 10_000, "publishes to run");
+	// The channel's first subscriber anywhere: its edge marks the channel while the core keeps publishing.
+	const subscriber = await stream(edges[2], channel, 0);
+	await publisher.done;
+	await expectEachExactlyOnce([{ name: "first subscriber", received: subscriber.received, expected: seqRange(1, total) }], {
+		timeoutMs: 10_000,
+	});
+	// Nothing went out for the 10 messages before any node listened (nor for the ones before the join).
+	await new Promise(r => setTimeout(r, 300));
+	expect(seen.get(channel) ?? 0).toBeLessThanOrEqual(total - 30);
+	expect(seen.get(channel) ?? 0).toBeGreaterThan(0);
+}, 60_000);
 
 test("the last subscriber leaving unsubscribes the edge (after a short linger)", async () => {
 	const channel = randomUUID();
@@ -147,26 +179,20 @@ test("subscribers on different edges get every message exactly once while others
 	const channel = randomUUID();
 	const steady = await Promise.all(edges.map(edge => stream(edge, channel)));
 	const total = 120;
-	let published = 0;
-	const publishing = (async () => {
-		for (; published < total; published++) {
-			expect((await post(`${core.baseUrl}/api/channels/${channel}/messages`, { text: `m${published}` })).status).toBe(201);
-			// Paced (≥ 1.2 s in all) so that streams churn while it publishes, however fast a publish is.
-			await new Promise(r => setTimeout(r, 10));
-		}
-	})();
+	// Paced (≥ 1.2 s in all) so that streams churn while it publishes, however fast a publish is.
+	const publisher = pacedPublisher(channel, 0, total, 10);
 	// Churn: streams come and go on every edge, each resuming from what was published when it opened;
 	// on edges 2 and 3 the steady one is the only other subscriber, so their interest goes up and down too.
 	const churned: Array<{ name: string; stream: TestStream; from: number }> = [];
-	for (let round = 0; published < total; round++) {
+	for (let round = 0; publisher.published() < total; round++) {
 		const edge = edges[round % edges.length];
-		const from = published;
+		const from = publisher.published();
 		const s = await stream(edge, channel, from);
 		churned.push({ name: `churn ${round} on edge ${round % edges.length} from ${from}`, stream: s, from });
 		await new Promise(r => setTimeout(r, 30 + (round % 5) * 20));
 		s.close();
 	}
-	await publishing;
+	await publisher.done;
 	await expectEachExactlyOnce(
 		steady.map((s, i) => ({ name: `steady on edge ${i}`, received: s.received, expected: seqRange(1, total) })),
 		{

@@ -6,8 +6,7 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import net from "node:net";
 import Redis from "ioredis";
-import type { HistoryStoreOptions } from "../../src/history-store";
-import { RedisHistory } from "../../src/redis-history";
+import { RedisHistory, type RedisHistoryOptions } from "../../src/redis-history";
 import { classifyStoreError, StoreNotReached } from "../../src/store-errors";
 import { CONTRACT_OPTIONS, draft, historyStoreContract } from "../support/history-store-contract";
 import { REDIS_URL, ROOT, waitFor } from "../support/node-process";
@@ -38,7 +37,7 @@ describe("RedisHistory keys", () => {
 	const keyPrefix = `chatcast-test-${randomUUID().slice(0, 8)}:`;
 	let redis: Redis;
 	const stores: RedisHistory[] = [];
-	const open = (options: Partial<HistoryStoreOptions> = {}): RedisHistory => {
+	const open = (options: Partial<RedisHistoryOptions> = {}): RedisHistory => {
 		const store = new RedisHistory(REDIS_URL, { ...CONTRACT_OPTIONS, ...options, keyPrefix });
 		stores.push(store);
 		return store;
@@ -111,6 +110,34 @@ describe("RedisHistory keys", () => {
 		await redis.del(key);
 		if (saved) await redis.restore(key, 0, saved);
 		expect((await store.append(draft(channel, "next"))).message.seq).toBe(2);
+	});
+
+	test("an append says whether the channel has an interest mark: none → not listened; marked → listened; a repeat alike", async () => {
+		const store = open();
+		const channel = randomUUID();
+		expect(await store.append(draft(channel, "a", "one"))).toMatchObject({ created: true, listened: false });
+		expect(await store.append(draft(channel, "a", "one"))).toMatchObject({ created: false, listened: false });
+		await store.markInterest([channel, randomUUID()]);
+		// The mark sits beside the head (same hash tag: one slot, so the append script may read it), with a TTL.
+		const ttl = await redis.pttl(`${keyPrefix}{${channel}}:interest`);
+		expect(ttl).toBeGreaterThan(55_000);
+		expect(ttl).toBeLessThanOrEqual(60_000);
+		expect(await store.append(draft(channel, "b"))).toMatchObject({ created: true, listened: true });
+		expect(await store.append(draft(channel, "a", "one"))).toMatchObject({ created: false, listened: true });
+		// Another channel's mark says nothing about this one.
+		expect(await store.append(draft(randomUUID(), "c"))).toMatchObject({ listened: false });
+	});
+
+	test("an interest mark expires after its TTL unless it is written again", async () => {
+		const store = open({ interestTtlMs: 300 });
+		const [kept, dropped] = [randomUUID(), randomUUID()];
+		await store.markInterest([kept, dropped]);
+		for (let i = 0; i < 4; i++) {
+			await new Promise(r => setTimeout(r, 150));
+			await store.markInterest([kept]);
+		}
+		expect(await store.append(draft(kept, "x"))).toMatchObject({ listened: true });
+		expect(await store.append(draft(dropped, "x"))).toMatchObject({ listened: false });
 	});
 
 	test("ping reports Redis's memory: used_memory and maxmemory", async () => {
