@@ -138,7 +138,7 @@ export function createChannelBus(
  *   createChannelBus(config, bus, broker.logger, markVia(broker));
  */
 export function markVia(broker: Pick<ServiceBroker, "call">): MqttChannelBusOptions["markInterest"] {
-	return channels => broker.call("history.interest", { channels });
+	return (channels, listener) => broker.call("history.interest", { channels, listener });
 }
 
 /** The schema check of a message from the bus (fastest-validator, as Moleculer checks event params). */

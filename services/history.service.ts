@@ -6,7 +6,7 @@
  *   broker.createService(createHistoryService(config));
  *   await ctx.call("history.append", draft);                                 // → { message, created }
  *   await ctx.call("history.range", { channel, after: 41, limit: 50 });      // → { channel, epoch, messages, oldestSeq, lastSeq }
- *   await ctx.call("history.interest", { channels: [channel] });          // → { ok: true }: appends to it are published
+ *   await ctx.call("history.interest", { channels: [channel], listener: bus.id }); // → { ok: true }: others' appends are published
  *   await ctx.call("history.ping");                                          // → { ok, store, memory?: { usedBytes, maxBytes } }
  */
 import type { Context, ServiceBroker, ServiceSchema, ServiceSettingSchema } from "moleculer";
@@ -88,9 +88,12 @@ export function createHistoryService(
 			 */
 			interest: {
 				visibility: "public",
-				params: { channels: { type: "array", items: "string", max: HEADS_BATCH_MAX } },
-				async handler(ctx: Context<{ channels: string[] }>) {
-					await this.history.markInterest(ctx.params.channels.map(parseChannel));
+				params: {
+					channels: { type: "array", items: "string", max: HEADS_BATCH_MAX },
+					listener: { type: "string", min: 1, max: 64, optional: true },
+				},
+				async handler(ctx: Context<{ channels: string[]; listener?: string }>) {
+					await this.history.markInterest(ctx.params.channels.map(parseChannel), ctx.params.listener);
 					return { ok: true };
 				},
 			},

@@ -14,6 +14,7 @@ import type { Service, ServiceBroker } from "moleculer";
 import { type ChannelBus, LocalChannelBus } from "../src/channel-bus";
 import type { ChatcastConfig, ServiceName } from "../src/config";
 import { createHistoryStore, GuardedHistory } from "../src/guarded-history";
+import type { MessageDraft } from "../src/message";
 import { type Publish, publishMessage } from "../src/publish";
 import { createApiService } from "./api.service";
 import { createBroadcastService } from "./broadcast.service";
@@ -32,7 +33,8 @@ export function createServices(
 	let publish: Publish | undefined;
 	if (history && runs("ingest")) {
 		const deps = publishDeps(config, bus, broker);
-		const append = history.append.bind(history);
+		// The node's own mark does not make its appends published: its streams get them in-process.
+		const append = (draft: MessageDraft) => history.append(draft, bus.id);
 		publish = (input, user) => publishMessage(input, user, append, deps);
 	}
 	const create: Record<ServiceName, () => Service> = {

@@ -6,11 +6,12 @@
  * without subscribers for a channel receives nothing for it, and the broker's work per message grows
  * with the edges that need it, not with all edges.
  *
- * A channel no node listens to gets no packet at all: a node that joins a channel first marks it in the
- * history store (`markInterest`, i.e. `history.interest`: a key with a TTL beside the channel's head,
- * refreshed every INTEREST_REFRESH_MS while the node still wants it), and the store's append says in
- * the same atomic step whether the channel is marked (`AppendResult.listened`); `publish` sends no
- * packet for one that is not.
+ * A channel no other node listens to gets no packet at all: a node that joins a channel first marks it
+ * in the history store under its own `id` (`markInterest`, i.e. `history.interest`: beside the channel's
+ * head, with a TTL, refreshed every INTEREST_REFRESH_MS while the node still wants it), and the store's
+ * append says in the same atomic step whether a node other than the publisher marked the channel
+ * (`AppendResult.listened`); `publish` sends no packet for one that is not. The publisher's own streams
+ * get the message in-process either way (so a single node sends nothing it would only get back).
  *
  * Guarantees it gives the hub:
  * - `join` resolves only after the store holds the channel's mark and the broker acknowledged the
@@ -61,9 +62,12 @@ export interface ChannelBus {
 	/**
 	 * Sends a stored message to every node that joined its channel (this one included). Never throws.
 	 * `json`: the message already serialized (it is sent as is), if the caller has it. `listened`: the
-	 * store's word (`AppendResult.listened`); false sends no packet to other nodes (none marked the channel).
+	 * store's word (`AppendResult.listened`); false sends no packet to other nodes (none but this one marked
+	 * the channel).
 	 */
 	publish(message: ChatMessage, json?: string, listened?: boolean): void;
+	/** This node's listener id in interest marks, for the store's appends (undefined: it writes no marks). */
+	readonly id?: string;
 	/** Wants a channel's messages (counted: every join needs its leave); resolves once marked and subscribed. */
 	join(channel: string): Promise<void>;
 	leave(channel: string): void;
@@ -250,7 +254,7 @@ export interface MqttChannelBusOptions {
 	 * holds the marks. Called by `join` for a channel's first want, and every `interestRefreshMs` for
 	 * every channel still wanted (lingering ones too), in batches of INTEREST_BATCH_MAX.
 	 */
-	markInterest: (channels: readonly string[]) => Promise<unknown>;
+	markInterest: (channels: readonly string[], listener: string) => Promise<unknown>;
 	/** Default INTEREST_REFRESH_MS (a third of the marks' TTL). */
 	interestRefreshMs?: number;
 	/** A warning about dropped packets, at most every DROP_LOG_INTERVAL_MS. */
@@ -286,6 +290,8 @@ export class MqttChannelBus implements ChannelBus {
 	 */
 	private readonly marks = new Map<string, Promise<void>>();
 	private refreshTimer: NodeJS.Timeout | undefined;
+	/** Its listener id in interest marks (and in its MQTT client id): new for every process. */
+	readonly id = randomBytes(6).toString("hex");
 
 	constructor(private readonly options: MqttChannelBusOptions) {
 		const [signing] = options.secrets;
@@ -302,7 +308,7 @@ export class MqttChannelBus implements ChannelBus {
 	start(): Promise<void> {
 		const client = connect({
 			...mqttClientOptions(this.options.urls),
-			clientId: `${this.options.namespace}-bus-${randomBytes(6).toString("hex")}`,
+			clientId: `${this.options.namespace}-bus-${this.id}`,
 			clean: true,
 			// Subscriptions are ours to renew (then the hub resyncs); offline QoS 0 packets are not kept: history has them.
 			resubscribe: false,
@@ -347,7 +353,7 @@ export class MqttChannelBus implements ChannelBus {
 	private marked(channel: string): Promise<void> {
 		const asked = this.marks.get(channel);
 		if (asked) return asked;
-		const marking: Promise<void> = this.options.markInterest([channel]).then(
+		const marking: Promise<void> = this.options.markInterest([channel], this.id).then(
 			() => undefined,
 			(err: unknown) => {
 				if (this.marks.get(channel) === marking) this.marks.delete(channel);
@@ -397,7 +403,7 @@ export class MqttChannelBus implements ChannelBus {
 		const channels = this.interest.wanted();
 		for (let i = 0; i < channels.length; i += INTEREST_BATCH_MAX)
 			this.options
-				.markInterest(channels.slice(i, i + INTEREST_BATCH_MAX))
+				.markInterest(channels.slice(i, i + INTEREST_BATCH_MAX), this.id)
 				.catch((err: Error) => this.options.warn?.(`Channel bus: refreshing interest marks failed: ${err.message}`));
 	}
 

@@ -37,14 +37,14 @@ export class GuardedHistory {
 		}
 	}
 
-	append(draft: MessageDraft): Promise<AppendResult> {
-		return this.guard("append", () => this.store.append(draft));
+	append(draft: MessageDraft, publisher?: string): Promise<AppendResult> {
+		return this.guard("append", () => this.store.append(draft, publisher));
 	}
 
 	/** Writes interest marks when the store keeps them (Redis); a no-op otherwise (it always publishes). */
-	markInterest(channels: readonly string[]): Promise<void> {
+	markInterest(channels: readonly string[], listener?: string): Promise<void> {
 		const mark = this.store.markInterest?.bind(this.store);
-		return mark ? this.guard("other", () => mark(channels)) : Promise.resolve();
+		return mark ? this.guard("other", () => mark(channels, listener)) : Promise.resolve();
 	}
 }
 

@@ -22,8 +22,8 @@ export interface AppendResult {
 	 */
 	json?: string;
 	/**
-	 * false: the store knows that no node listens to the channel (no interest mark, see
-	 * `HistoryStore.markInterest`), so its channel-bus packet may be skipped. true or absent: publish.
+	 * false: the store knows that no node but the publisher listens to the channel (no other interest
+	 * mark, see `HistoryStore.markInterest`), so its channel-bus packet may be skipped. true or absent: publish.
 	 */
 	listened?: boolean;
 }
@@ -35,6 +35,8 @@ export interface AppendResult {
 export const INTEREST_TTL_MS = 60_000;
 /** How often a node writes the marks of every channel it still wants (one batch per period). */
 export const INTEREST_REFRESH_MS = INTEREST_TTL_MS / 3;
+/** Who marked a channel when the caller did not say (never a publisher's id: its appends count it as another). */
+export const ANONYMOUS_LISTENER = "anonymous";
 
 export interface HistoryPage {
 	/** The channel's current epoch; "" while the channel has no counter (never had a message, or lost it). */
@@ -78,8 +80,11 @@ export interface StoreMemory {
 }
 
 export interface HistoryStore {
-	/** Numbers and stores the message atomically: afterwards it is readable and has the channel's next seq. */
-	append(draft: MessageDraft): Promise<AppendResult>;
+	/**
+	 * Numbers and stores the message atomically: afterwards it is readable and has the channel's next seq.
+	 * `publisher`: the publishing node's listener id (its channel bus's `id`), whose own mark does not count.
+	 */
+	append(draft: MessageDraft, publisher?: string): Promise<AppendResult>;
 	range(channel: string, after: number, limit: number): Promise<HistoryPage>;
 	/** The epoch and last seq of each channel (`""` and 0 for a new one), in one round trip. */
 	lastSeqs(channels: string[]): Promise<Record<string, ChannelHead>>;
@@ -89,10 +94,11 @@ export interface HistoryStore {
 	 */
 	purge(channel: string): Promise<number>;
 	/**
-	 * Marks these channels as listened to (for INTEREST_TTL_MS): an append afterwards answers
-	 * `listened: true`. Absent in a store that does not tell (memory history): its appends are always published.
+	 * Marks these channels as listened to by `listener` (for INTEREST_TTL_MS): an append afterwards by any
+	 * other publisher answers `listened: true`. Absent in a store that does not tell (memory history): its
+	 * appends are always published.
 	 */
-	markInterest?(channels: readonly string[]): Promise<void>;
+	markInterest?(channels: readonly string[], listener?: string): Promise<void>;
 	/** Resolves when the store can serve, with its memory state (undefined: it has no such limit); rejects otherwise. */
 	ping(): Promise<StoreMemory | undefined>;
 	close(): Promise<void>;

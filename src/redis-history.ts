@@ -11,9 +11,10 @@
  *   append, like the log's: a channel is forgotten `ttlSeconds` after its last message;
  * - `<prefix>{<channel>}:log` — sorted set of message JSON scored by seq, trimmed to `limit`, TTL refreshed on append;
  * - `<prefix>{<channel>}:idem:<clientMsgId>` — the stored message, for the idempotency window;
- * - `<prefix>{<channel>}:interest` — present while some node listens to the channel (`markInterest`, TTL
- *   INTEREST_TTL_MS, refreshed by every node that still wants it). The append script reads it in the same
- *   atomic step and answers `listened`: a publisher skips the channel-bus packet of a channel with no mark.
+ * - `<prefix>{<channel>}:interest` — hash of the nodes listening to the channel (`markInterest`: listener id →
+ *   expiry, TTL INTEREST_TTL_MS, refreshed by every node that still wants it). The append script reads it in
+ *   the same atomic step and answers `listened`: a publisher skips the channel-bus packet of a channel no
+ *   other node marked (its own streams get the message in-process; the broker's echo would be dropped).
  *   Why no message is missed: a joining node writes the mark and gets its SUBACK before it reads its
  *   position from history, so an append is either ordered before that read (and in it) or sees the mark
  *   (and is published after the subscription exists). After a failover the new master may lack a mark:
@@ -30,6 +31,7 @@
  */
 import type { ChatMessage, MessageDraft } from "./message";
 import {
+	ANONYMOUS_LISTENER,
 	type AppendResult,
 	type ChannelHead,
 	type HistoryPage,
@@ -53,7 +55,9 @@ import { ReplicasUnconfirmed, StoreNotReached } from "./store-errors";
 
 // KEYS: head, log, idem, interest. ARGV: message JSON without its opening "{", limit, ttl ms, idempotency ms,
 // has clientMsgId, epoch for a head that needs a new one, rewrite a repeat's original ("1": so that a
-// WAIT after it covers the original too, however it was written).
+// WAIT after it covers the original too, however it was written), the publisher's listener id ("" unknown).
+// `listened`: some listener other than the publisher marked the channel (the publisher's own streams get
+// the message in-process; an interest key of another kind counts as listened).
 // Every check comes before the first write (a key of the wrong type, e.g. one someone SET, would fail a
 // write halfway): an error reply then means nothing was stored and no seq was used. A head that has its
 // epoch and this master's rid is only counted on (HMGET, HINCRBY): the common append writes no head field.
@@ -65,7 +69,11 @@ end
 if not (holds(KEYS[1], 'hash') and holds(KEYS[2], 'zset') and (ARGV[5] ~= '1' or holds(KEYS[3], 'string'))) then
   return redis.error_reply('WRONGTYPE a key of this channel holds the wrong kind of value')
 end
-local listened = redis.call('EXISTS', KEYS[4])
+local listeners = redis.pcall('HLEN', KEYS[4])
+local listened = 1
+if type(listeners) == 'number' and (listeners == 0 or (listeners == 1 and redis.call('HEXISTS', KEYS[4], ARGV[8]) == 1)) then
+  listened = 0
+end
 if ARGV[5] == '1' then
   local original = redis.call('GET', KEYS[3])
   if original then
@@ -94,6 +102,22 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if ARGV[5] == '1' then redis.call('SET', KEYS[3], message, 'PX', ARGV[4]) end
 return {1, message, listened}
+`;
+
+// KEYS: interest. ARGV: listener id, ttl ms. The listener's field holds its expiry (Redis's clock); fields
+// past theirs (listeners that stopped refreshing) are dropped, and the key lives as long as the newest.
+const MARK_SCRIPT = `
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local marks = redis.call('HGETALL', KEYS[1])
+for i = 1, #marks, 2 do
+  if tonumber(marks[i + 1]) <= now then redis.call('HDEL', KEYS[1], marks[i]) end
+end
+redis.call('HSET', KEYS[1], ARGV[1], now + tonumber(ARGV[2]))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
 `;
 
 // KEYS: head, log. ARGV: after, limit, max bytes. Returns {lastSeq, epoch, oldest score or false, messages}:
@@ -167,6 +191,7 @@ export class RedisHistory implements HistoryStore {
 		this.redis.on("error", () => undefined);
 		this.redis.defineCommand("chatcastAppend", { numberOfKeys: 4, lua: APPEND_SCRIPT });
 		this.redis.defineCommand("chatcastRange", { numberOfKeys: 2, lua: RANGE_SCRIPT });
+		this.redis.defineCommand("chatcastMark", { numberOfKeys: 1, lua: MARK_SCRIPT });
 	}
 
 	/**
@@ -175,10 +200,10 @@ export class RedisHistory implements HistoryStore {
 	 * channel's seqs follow the order of its appends. With `minReplicas`, one WAIT after the turn's scripts
 	 * confirms them all (WAIT counts the replicas that have every write the connection made before it).
 	 */
-	append(draft: MessageDraft): Promise<AppendResult> {
+	append(draft: MessageDraft, publisher = ""): Promise<AppendResult> {
 		return new Promise((resolve, reject) => {
 			if (this.turn.length === 0) setImmediate(() => void this.sendTurn());
-			this.turn.push({ draft, resolve, reject });
+			this.turn.push({ draft, publisher, resolve, reject });
 		});
 	}
 
@@ -199,7 +224,7 @@ export class RedisHistory implements HistoryStore {
 	/** One pipeline of appends whose keys share a slot (all of them, outside a Cluster); answers each. */
 	private async sendGroup(redis: RedisConnection, group: PendingAppend[]): Promise<void> {
 		const pipeline = redis.pipeline();
-		for (const { draft } of group) pipeline.chatcastAppend(...this.appendArgs(draft));
+		for (const { draft, publisher } of group) pipeline.chatcastAppend(...this.appendArgs(draft, publisher));
 		if (this.minReplicas > 0) pipeline.wait(this.minReplicas, this.waitTimeoutMs);
 		let replies: [Error | null, unknown][];
 		try {
@@ -225,7 +250,7 @@ export class RedisHistory implements HistoryStore {
 		return new ReplicasUnconfirmed(`WAIT: ${String(replicas)} of ${this.minReplicas} replicas within ${this.waitTimeoutMs} ms`);
 	}
 
-	private appendArgs(draft: MessageDraft) {
+	private appendArgs(draft: MessageDraft, publisher: string) {
 		const keys = this.keys(draft.channel);
 		const hasIdem = draft.clientMsgId !== undefined;
 		return [
@@ -240,6 +265,7 @@ export class RedisHistory implements HistoryStore {
 			hasIdem ? "1" : "0",
 			newEpoch(),
 			this.minReplicas > 0 ? "1" : "0",
+			publisher,
 		] as const;
 	}
 
@@ -274,20 +300,21 @@ export class RedisHistory implements HistoryStore {
 	}
 
 	/**
-	 * Marks channels as listened to for `interestTtlMs`: one pipeline (per hash slot, in a Cluster) of
-	 * `SET … PX`. Resolves once Redis holds every mark, so an append after it answers `listened: true`.
+	 * Marks channels as listened to by `listener` for `interestTtlMs`: one pipeline (per hash slot, in a
+	 * Cluster) of MARK_SCRIPT calls. Resolves once Redis holds every mark, so an append after it by any other
+	 * publisher answers `listened: true`.
 	 *
 	 * @example
-	 *   await store.markInterest([channel]); // then subscribe, then read the position
+	 *   await store.markInterest([channel], bus.id); // then subscribe, then read the position
 	 */
-	async markInterest(channels: readonly string[]): Promise<void> {
+	async markInterest(channels: readonly string[], listener = ANONYMOUS_LISTENER): Promise<void> {
 		const redis = await this.connected();
 		const ttl = this.options.interestTtlMs ?? INTEREST_TTL_MS;
 		const groups = sameSlotGroups(redis, [...channels], channel => this.keys(channel).interest);
 		await Promise.all(
 			groups.map(async group => {
 				const pipeline = redis.pipeline();
-				for (const channel of group) pipeline.set(this.keys(channel).interest, "1", "PX", ttl);
+				for (const channel of group) pipeline.chatcastMark(this.keys(channel).interest, listener, ttl);
 				for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
 			}),
 		);
@@ -333,6 +360,8 @@ export class RedisHistory implements HistoryStore {
 
 interface PendingAppend {
 	draft: MessageDraft;
+	/** The publishing node's listener id ("" unknown): its own mark does not make the channel listened. */
+	publisher: string;
 	resolve(result: AppendResult): void;
 	reject(err: unknown): void;
 }

@@ -6,7 +6,7 @@ import type { Result } from "ioredis";
 
 declare module "ioredis" {
 	interface RedisCommander<Context> {
-		/** KEYS head, log, idem, interest; see APPEND_SCRIPT. Answers [1 created | 0 repeat, message JSON, 1 marked | 0]. */
+		/** KEYS head, log, idem, interest; see APPEND_SCRIPT. Answers [1 created | 0 repeat, message JSON, 1 listened | 0]. */
 		chatcastAppend(
 			headKey: string,
 			logKey: string,
@@ -19,7 +19,10 @@ declare module "ioredis" {
 			hasIdem: string,
 			epoch: string,
 			confirmRepeat: string,
+			publisher: string,
 		): Result<[number, string, number], Context>;
+		/** KEY interest; see MARK_SCRIPT: the listener's field set to its expiry. */
+		chatcastMark(interestKey: string, listener: string, ttlMs: number): Result<number, Context>;
 		/** KEYS head, log; see RANGE_SCRIPT. Answers [lastSeq, epoch, oldest score or null, messages]. */
 		chatcastRange(
 			headKey: string,

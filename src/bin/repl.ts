@@ -36,8 +36,8 @@ async function main(): Promise<void> {
 	const bus = { urls: config.mqttUrls, secrets: clusterSecrets(config) };
 	// `tail` follows a channel on the channel bus (its topic), beside the Moleculer node.
 	// Its follow marks the channel in history (`history.interest`), so the channel's messages are published to it.
-	const channelBus = createChannelBus(config, bus, { warn: line => console.warn(line) }, channels =>
-		broker.call("history.interest", { channels }),
+	const channelBus = createChannelBus(config, bus, { warn: line => console.warn(line) }, (channels, listener) =>
+		broker.call("history.interest", { channels, listener }),
 	);
 	const tail = new ChannelTail(line => console.log(line), channelBus);
 	const io: OperatorIO = {

@@ -1,7 +1,8 @@
 /**
- * Interest-based routing (src/channel-bus.ts) across real processes: a core and three edges on the real
- * Mosquitto. A channel no edge listens to gets no packet on the broker at all (no interest mark in
- * Redis); its first subscriber, joining while publishes run, gets every message once. An edge receives a
+ * Interest-based routing (src/channel-bus.ts) across real processes: a core, an all-in-one node and
+ * three edges on the real Mosquitto. A channel no edge listens to gets no packet on the broker at all (no
+ * interest mark in Redis), nor does one whose only listener is the publishing node itself; its first
+ * subscriber, joining while publishes run, gets every message once. An edge receives a
  * channel's messages only while it has subscribers for it; subscribers
  * on different edges get every message exactly once while others come and go; a message published
  * right as a channel's first subscriber joins an edge is not lost, with no later message and no heads
@@ -61,6 +62,8 @@ const namespace = uniqueNamespace("routing");
 const proxy = new SlowBusProxy(150);
 let slowEdge: ChatcastNode;
 let core: ChatcastNode;
+/** Every service in one node: it publishes and streams. */
+let allInOne: ChatcastNode;
 let edges: ChatcastNode[];
 let member: ServiceBroker;
 let probe: MqttClient;
@@ -71,8 +74,9 @@ const streams: TestStream[] = [];
 beforeAll(async () => {
 	const env = { SSE_RESYNC_MS: "600000" };
 	const proxyPort = await proxy.listen();
-	[core, slowEdge, ...edges] = await Promise.all([
+	[core, allInOne, slowEdge, ...edges] = await Promise.all([
 		startNode({ namespace, services: ["api", "ingest", "history"], env }),
+		startNode({ namespace, services: ["api", "ingest", "history", "broadcast"], env }),
 		startNode({
 			namespace,
 			services: ["api", "broadcast"],
@@ -80,7 +84,7 @@ beforeAll(async () => {
 		}),
 		...[1, 2, 3].map(() => startNode({ namespace, services: ["api", "broadcast"], env })),
 	]);
-	for (const edge of [slowEdge, ...edges])
+	for (const edge of [allInOne, slowEdge, ...edges])
 		await waitFor(async () => (await get(`${edge.baseUrl}/api/ready`)).status === 200, 20_000, "edge ready");
 	// A node with the secret asks the edges what their channel bus received.
 	member = new ServiceBroker({
@@ -102,7 +106,7 @@ afterAll(async () => {
 	for (const stream of streams) stream.close();
 	await probe?.endAsync();
 	await member?.stop();
-	await Promise.all([core, slowEdge, ...edges].map(node => node?.stop()));
+	await Promise.all([core, allInOne, slowEdge, ...edges].map(node => node?.stop()));
 	await proxy.close();
 });
 
@@ -161,6 +165,29 @@ test("a channel nobody listens to gets no bus packet; its first subscriber, join
 	expect(seen.get(channel) ?? 0).toBeLessThanOrEqual(total - 30);
 	expect(seen.get(channel) ?? 0).toBeGreaterThan(0);
 }, 60_000);
+
+test("a node that is a channel's only listener sends no packet for what it publishes; another node's subscriber turns them on", async () => {
+	const channel = randomUUID();
+	const own = await stream(allInOne, channel);
+	await publishMany(allInOne.baseUrl, channel, 10);
+	await own.waitForMessages(10);
+	// Its streams got every message in-process; the broker saw none (it would only have echoed them back).
+	await new Promise(r => setTimeout(r, 300));
+	expect(seen.get(channel) ?? 0).toBe(0);
+	// A subscriber elsewhere marks the channel: from then on every publish goes out, and both get each once.
+	const other = await stream(edges[0], channel, 10);
+	await publishMany(allInOne.baseUrl, channel, 10);
+	await expectEachExactlyOnce(
+		[
+			{ name: "the publishing node's subscriber", received: own.received, expected: seqRange(1, 20) },
+			{ name: "the other edge's subscriber", received: other.received, expected: seqRange(11, 20) },
+		],
+		{ timeoutMs: 10_000 },
+	);
+	// (A publish stored before the other edge's mark reached it through its history read instead.)
+	await waitFor(() => (seen.get(channel) ?? 0) > 0, 5000, "the probe to see the packets");
+	expect(seen.get(channel)).toBeLessThanOrEqual(10);
+});
 
 test("the last subscriber leaving unsubscribes the edge (after a short linger)", async () => {
 	const channel = randomUUID();

@@ -140,6 +140,24 @@ describe("RedisHistory keys", () => {
 		expect(await store.append(draft(dropped, "x"))).toMatchObject({ listened: false });
 	});
 
+	test("a publisher's own mark does not make its appends listened; another node's does, until it stops refreshing", async () => {
+		const store = open({ interestTtlMs: 300 });
+		const channel = randomUUID();
+		await store.markInterest([channel], "node-a");
+		expect(await store.append(draft(channel, "own"), "node-a")).toMatchObject({ created: true, listened: false });
+		expect(await store.append(draft(channel, "other's"), "node-b")).toMatchObject({ listened: true });
+		expect(await store.append(draft(channel, "unknown publisher"))).toMatchObject({ listened: true });
+		await store.markInterest([channel], "node-b");
+		expect(await store.append(draft(channel, "two listeners"), "node-a")).toMatchObject({ listened: true });
+		// node-b stops refreshing; node-a's refreshes drop its field once it is past its expiry.
+		for (let i = 0; i < 4; i++) {
+			await new Promise(r => setTimeout(r, 150));
+			await store.markInterest([channel], "node-a");
+		}
+		expect(await redis.hkeys(`${keyPrefix}{${channel}}:interest`)).toEqual(["node-a"]);
+		expect(await store.append(draft(channel, "alone again"), "node-a")).toMatchObject({ listened: false });
+	});
+
 	test("ping reports Redis's memory: used_memory and maxmemory", async () => {
 		const memory = await open().ping();
 		expect(memory.usedBytes).toBeGreaterThan(0);
