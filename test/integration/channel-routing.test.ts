@@ -8,17 +8,29 @@
  * right as a channel's first subscriber joins an edge is not lost, with no later message and no heads
  * check to repair it (SSE_RESYNC_MS far out): the edge reads history only after the broker's SUBACK.
  * (That edge's channel-bus connection goes through a proxy that holds what it sends for 150 ms, so a
- * read made before the subscription took effect would miss the message.)
+ * read made before the subscription took effect would miss the message.) A channel whose interest mark
+ * is gone (a Redis failover that lost it) gets no packet, yet its subscribers get every message: from
+ * the heads check on an edge with a short SSE_RESYNC_MS, or as a gap repaired from history once a
+ * message is delivered live again (another node's join wrote the mark back).
  */
 import { randomUUID } from "node:crypto";
 import net from "node:net";
+import Redis from "ioredis";
 import { ServiceBroker } from "moleculer";
 import { connect, type MqttClient } from "mqtt";
 import { mqttTransporter } from "../../moleculer.config";
 import type { ChannelBusStats } from "../../src/channel-bus";
 import { expectEachExactlyOnce, seqRange } from "../support/exactly-once";
 import { get, post, publishMany } from "../support/http";
-import { type ChatcastNode, CLUSTER_SECRET, MQTT_URL, startNode, uniqueNamespace, waitFor } from "../support/node-process";
+import {
+	type ChatcastNode,
+	CLUSTER_SECRET,
+	MQTT_URL,
+	REDIS_URL,
+	startNode,
+	uniqueNamespace,
+	waitFor,
+} from "../support/node-process";
 import { openStream, type TestStream } from "../support/sse-client";
 
 /**
@@ -65,6 +77,10 @@ let core: ChatcastNode;
 /** Every service in one node: it publishes and streams. */
 let allInOne: ChatcastNode;
 let edges: ChatcastNode[];
+/** An edge whose heads check runs every RESYNC_MS (the others' never does in a test). */
+let resyncEdge: ChatcastNode;
+const RESYNC_MS = 500;
+const redis = new Redis(REDIS_URL);
 let member: ServiceBroker;
 let probe: MqttClient;
 /** Packets seen on the namespace's channel topics, per channel. */
@@ -74,9 +90,10 @@ const streams: TestStream[] = [];
 beforeAll(async () => {
 	const env = { SSE_RESYNC_MS: "600000" };
 	const proxyPort = await proxy.listen();
-	[core, allInOne, slowEdge, ...edges] = await Promise.all([
+	[core, allInOne, resyncEdge, slowEdge, ...edges] = await Promise.all([
 		startNode({ namespace, services: ["api", "ingest", "history"], env }),
 		startNode({ namespace, services: ["api", "ingest", "history", "broadcast"], env }),
+		startNode({ namespace, services: ["api", "broadcast"], env: { SSE_RESYNC_MS: String(RESYNC_MS) } }),
 		startNode({
 			namespace,
 			services: ["api", "broadcast"],
@@ -84,7 +101,7 @@ beforeAll(async () => {
 		}),
 		...[1, 2, 3].map(() => startNode({ namespace, services: ["api", "broadcast"], env })),
 	]);
-	for (const edge of [allInOne, slowEdge, ...edges])
+	for (const edge of [allInOne, resyncEdge, slowEdge, ...edges])
 		await waitFor(async () => (await get(`${edge.baseUrl}/api/ready`)).status === 200, 20_000, "edge ready");
 	// A node with the secret asks the edges what their channel bus received.
 	member = new ServiceBroker({
@@ -106,8 +123,11 @@ afterAll(async () => {
 	for (const stream of streams) stream.close();
 	await probe?.endAsync();
 	await member?.stop();
-	await Promise.all([core, allInOne, slowEdge, ...edges].map(node => node?.stop()));
+	await Promise.all([core, allInOne, resyncEdge, slowEdge, ...edges].map(node => node?.stop()));
 	await proxy.close();
+	const keys = await redis.keys(`${namespace}:*`);
+	if (keys.length > 0) await redis.del(...keys);
+	await redis.quit();
 });
 
 async function busStats(edge: ChatcastNode): Promise<ChannelBusStats> {
@@ -250,3 +270,56 @@ test("a message published right as a channel's first subscriber joins an edge is
 		{ timeoutMs: 5000 },
 	);
 }, 30_000);
+
+/** The channel's interest mark in Redis (src/redis-history.ts: `<namespace>:{<channel>}:interest`). */
+const markKey = (channel: string): string => `${namespace}:{${channel}}:interest`;
+
+/**
+ * Streams `channel` on `edge`, checks one message arrives live, then deletes the channel's mark (as a
+ * failover to a replica that never got it would) and publishes `lost` more: stored, but no packet.
+ */
+async function loseTheMark(edge: ChatcastNode, channel: string, lost: number): Promise<TestStream> {
+	const subscriber = await stream(edge, channel);
+	await publishMany(core.baseUrl, channel, 1, "live");
+	await subscriber.waitForMessages(1);
+	expect(await redis.del(markKey(channel))).toBe(1);
+	const published = await publishMany(core.baseUrl, channel, lost, "unmarked");
+	expect(published.map(m => m.seq)).toEqual(seqRange(2, lost + 1));
+	return subscriber;
+}
+
+test("after a failover lost a channel's mark, the heads check delivers the messages that got no packet", async () => {
+	const channel = randomUUID();
+	const lost = 10;
+	const subscriber = await loseTheMark(resyncEdge, channel, lost);
+	const publishedAt = Date.now();
+	await subscriber.waitForMessages(lost + 1, RESYNC_MS + 1500);
+	const tookMs = Date.now() - publishedAt;
+	await new Promise(r => setTimeout(r, 300));
+	expect(subscriber.received).toEqual(seqRange(1, lost + 1));
+	expect(tookMs).toBeLessThan(RESYNC_MS + 1500);
+	// They came from history: the broker carried only the first message, and nothing wrote the mark back
+	// (the edge's own refresh is INTEREST_REFRESH_MS, 20 s, away).
+	expect(seen.get(channel)).toBe(1);
+	expect(await redis.exists(markKey(channel))).toBe(0);
+}, 20_000);
+
+test("after a failover lost a channel's mark, another node's join makes publishes packets again and the gap is repaired", async () => {
+	const channel = randomUUID();
+	const lost = 10;
+	// An edge with no heads check in the test's time: nothing repairs the loss on its own.
+	const subscriber = await loseTheMark(edges[0], channel, lost);
+	await new Promise(r => setTimeout(r, 1000));
+	expect(subscriber.received).toEqual([1]);
+	// Another edge's first stream of the channel writes the mark again (any node's mark serves all).
+	const joiner = await stream(edges[1], channel);
+	expect(await redis.exists(markKey(channel))).toBe(1);
+	await publishMany(core.baseUrl, channel, 1, "marked again");
+	await subscriber.waitForMessages(lost + 2, 5000);
+	await joiner.waitForMessages(1, 5000);
+	await new Promise(r => setTimeout(r, 300));
+	// The live message's seq told the first edge what it missed: read from history, in order, once.
+	expect(subscriber.received).toEqual(seqRange(1, lost + 2));
+	expect(joiner.received).toEqual([lost + 2]);
+	expect(seen.get(channel)).toBe(2);
+}, 20_000);

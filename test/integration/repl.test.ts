@@ -1,6 +1,8 @@
 /**
  * The operator REPL as an operator uses it: the real `dist/src/bin/repl.js` process joins a real Chatcast
- * node over the real MQTT broker; commands are written to its stdin and its stdout is read.
+ * node over the real MQTT broker; commands are written to its stdin and its stdout is read. `tail` of a
+ * channel no HTTP stream listens to still prints its messages live: the REPL writes the channel's interest
+ * mark itself (without it, the append would say "nobody listens" and send no packet).
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -116,6 +118,21 @@ describe("the operator REPL", () => {
 		repl.send("exit");
 		expect(await repl.exitCode).toBe(0);
 		expect(repl.output()).not.toMatch(/\n\s+at /); // no stack trace anywhere
+	});
+
+	test("tail gets live messages of a channel no stream listens to: its own interest mark makes them packets", async () => {
+		const channel = randomUUID();
+		repl = startRepl({ MQTT_URL, CLUSTER_SECRET, NAMESPACE: namespace }, home);
+		await repl.expectOutput(new RegExp(`Joined namespace "${namespace}" as repl-`));
+		repl.send(`tail ${channel}`);
+		await repl.expectOutput(`Tailing ${channel}`);
+		for (const text of ["first", "second"])
+			expect((await post(`${node.baseUrl}/api/channels/${channel}/messages`, { text, author: "ada" })).status).toBe(201);
+		await repl.expectOutput(/#1 \S+ ada: first\n#2 \S+ ada: second\n/);
+		repl.send("");
+		await repl.expectOutput(`Stopped tailing ${channel}.`);
+		repl.send("exit");
+		expect(await repl.exitCode).toBe(0);
 	});
 
 	test("without MQTT_URL it says which broker to join and exits non-zero", async () => {
