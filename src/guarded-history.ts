@@ -41,10 +41,8 @@ export class GuardedHistory {
 		return this.guard("append", () => this.store.append(draft, publisher));
 	}
 
-	/** Writes interest marks when the store keeps them (Redis); a no-op otherwise (it always publishes). */
 	markInterest(channels: readonly string[], listener?: string): Promise<void> {
-		const mark = this.store.markInterest?.bind(this.store);
-		return mark ? this.guard("other", () => mark(channels, listener)) : Promise.resolve();
+		return this.guard("other", () => this.store.markInterest(channels, listener));
 	}
 }
 

@@ -94,11 +94,11 @@ export interface HistoryStore {
 	 */
 	purge(channel: string): Promise<number>;
 	/**
-	 * Marks these channels as listened to by `listener` (for INTEREST_TTL_MS): an append afterwards by any
-	 * other publisher answers `listened: true`. Absent in a store that does not tell (memory history): its
-	 * appends are always published.
+	 * Marks these channels as listened to by `listener` (default ANONYMOUS_LISTENER) for INTEREST_TTL_MS:
+	 * an append afterwards by any other publisher answers `listened: true`. Both stores keep the marks
+	 * (Redis beside the channel's head, memory history in its process), expired ones dropped.
 	 */
-	markInterest?(channels: readonly string[], listener?: string): Promise<void>;
+	markInterest(channels: readonly string[], listener?: string): Promise<void>;
 	/** Resolves when the store can serve, with its memory state (undefined: it has no such limit); rejects otherwise. */
 	ping(): Promise<StoreMemory | undefined>;
 	close(): Promise<void>;

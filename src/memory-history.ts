@@ -9,16 +9,27 @@
  * the map is kept in order of last message, so the expired channels are at its front, and every append
  * and read drops a few of them (bounded work per call) besides the channel it touches.
  *
+ * Interest marks (`markInterest`) work as Redis's: per channel, listener → expiry (now + INTEREST_TTL_MS),
+ * so an append tells whether a node other than the publisher listens (`listened`), and the embedded
+ * default sends no bus packet that would only come back to its own node. Another node or the REPL that
+ * joins the embedded broker marks through `history.interest` like any node. Bounded the same way as the
+ * channels: the marked channels are kept in order of last mark (so the expired ones are at the front),
+ * every mark and append drops a few expired ones, and a channel's expired listeners go when it is touched.
+ * So the entries held never exceed the channels marked within the last TTL (which the streams' limits
+ * bound), times the nodes that marked them.
+ *
  * @example
  *   const store = new MemoryHistory({ limit: 1000, ttlSeconds: 86400, idempotencySeconds: 600, maxBytes: 64 * 2 ** 20 });
  */
 import type { ChatMessage, MessageDraft } from "./message";
 import {
+	ANONYMOUS_LISTENER,
 	type AppendResult,
 	type ChannelHead,
 	type HistoryPage,
 	type HistoryStore,
 	type HistoryStoreOptions,
+	INTEREST_TTL_MS,
 	newEpoch,
 	PAGE_MAX_BYTES,
 } from "./history-store";
@@ -43,19 +54,30 @@ interface ChannelLog {
 	idempotent: Map<string, { message: ChatMessage; expiresAt: number }>;
 }
 
+/** A channel's interest marks: listener → expiry, in order of expiry (a mark moves its listener to the end). */
+interface ChannelMarks {
+	/** The newest listener's expiry: the whole entry is gone after it. */
+	expiresAt: number;
+	listeners: Map<string, number>;
+}
+
 export class MemoryHistory implements HistoryStore {
 	/** In order of last message (an append moves its channel to the end). */
 	private readonly channels = new Map<string, ChannelLog>();
 	/** JSON bytes retained over all channels. */
 	private bytes = 0;
+	/** Interest marks per channel, in order of last mark (a mark moves its channel to the end). */
+	private readonly marks = new Map<string, ChannelMarks>();
 
 	constructor(
 		private readonly options: MemoryHistoryOptions,
 		private readonly now: () => number = Date.now,
 	) {}
 
-	async append(draft: MessageDraft): Promise<AppendResult> {
+	/** `publisher`: the publishing node's listener id ("" unknown), whose own mark does not make the channel listened. */
+	async append(draft: MessageDraft, publisher = ""): Promise<AppendResult> {
 		const now = this.now();
+		const listened = this.listened(draft.channel, publisher, now);
 		const log: ChannelLog = this.current(draft.channel) ?? {
 			epoch: newEpoch(),
 			lastSeq: 0,
@@ -71,7 +93,7 @@ export class MemoryHistory implements HistoryStore {
 		}
 		if (draft.clientMsgId !== undefined) {
 			const seen = log.idempotent.get(draft.clientMsgId);
-			if (seen && seen.expiresAt > now) return { message: seen.message, created: false };
+			if (seen && seen.expiresAt > now) return { message: seen.message, created: false, listened };
 		}
 		const size = Buffer.byteLength(JSON.stringify(draft)) + SEQ_AND_EPOCH_BYTES;
 		if (this.bytes + size > (this.options.maxBytes ?? MEMORY_HISTORY_MAX_BYTES)) throw new StoreFull();
@@ -87,7 +109,27 @@ export class MemoryHistory implements HistoryStore {
 		if (draft.clientMsgId !== undefined) {
 			log.idempotent.set(draft.clientMsgId, { message, expiresAt: now + this.options.idempotencySeconds * 1000 });
 		}
-		return { message, created: true };
+		return { message, created: true, listened };
+	}
+
+	/**
+	 * Marks channels as listened to by `listener` until now + INTEREST_TTL_MS; drops the listeners (and
+	 * channels) whose marks expired, a few per channel marked besides the channel itself.
+	 *
+	 * @example
+	 *   await store.markInterest([channel], bus.id);
+	 *   (await store.append(draft, otherBus.id)).listened; // true
+	 */
+	async markInterest(channels: readonly string[], listener = ANONYMOUS_LISTENER): Promise<void> {
+		const now = this.now();
+		for (const channel of channels) {
+			const marks = this.liveMarks(channel, now) ?? { expiresAt: 0, listeners: new Map() };
+			marks.expiresAt = now + INTEREST_TTL_MS;
+			marks.listeners.delete(listener);
+			marks.listeners.set(listener, marks.expiresAt);
+			this.marks.delete(channel);
+			this.marks.set(channel, marks);
+		}
 	}
 
 	async range(channel: string, after: number, limit: number): Promise<HistoryPage> {
@@ -124,12 +166,43 @@ export class MemoryHistory implements HistoryStore {
 
 	async close(): Promise<void> {
 		this.channels.clear();
+		this.marks.clear();
 		this.bytes = 0;
 	}
 
 	/** Retained JSON bytes over all channels (for tests and metrics). */
 	get retainedBytes(): number {
 		return this.bytes;
+	}
+
+	/** Whether a listener other than `publisher` holds a live mark of the channel (as Redis's append script answers). */
+	private listened(channel: string, publisher: string, now: number): boolean {
+		const listeners = this.liveMarks(channel, now)?.listeners;
+		return listeners !== undefined && (listeners.size > 1 || !listeners.has(publisher));
+	}
+
+	/**
+	 * The channel's live marks, its expired listeners dropped (undefined, and the entry gone, when none is
+	 * left); drops a few other expired channels' entries.
+	 */
+	private liveMarks(channel: string, now: number): ChannelMarks | undefined {
+		let swept = 0;
+		for (const [name, marks] of this.marks) {
+			if (swept === SWEEP_PER_CALL || marks.expiresAt > now) break;
+			this.marks.delete(name);
+			swept++;
+		}
+		const marks = this.marks.get(channel);
+		if (!marks) return undefined;
+		if (marks.expiresAt <= now) {
+			this.marks.delete(channel);
+			return undefined;
+		}
+		for (const [listener, expiresAt] of marks.listeners) {
+			if (expiresAt > now) break;
+			marks.listeners.delete(listener);
+		}
+		return marks;
 	}
 
 	private count(log: ChannelLog, bytes: number): void {

@@ -4,65 +4,14 @@
  * channel no HTTP stream listens to still prints its messages live: the REPL writes the channel's interest
  * mark itself (without it, the append would say "nobody listens" and send no packet).
  */
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { post } from "../support/http";
-import { CLUSTER_SECRET, MQTT_URL, ROOT, startNode, uniqueNamespace, waitFor, type ChatcastNode } from "../support/node-process";
+import { CLUSTER_SECRET, MQTT_URL, startNode, uniqueNamespace, type ChatcastNode } from "../support/node-process";
+import { type ReplProcess, startRepl } from "../support/repl-process";
 import { openStream } from "../support/sse-client";
-
-interface ReplProcess {
-	send(line: string): void;
-	/** Waits for `pattern` in the output after what earlier calls matched; later calls look further on. */
-	expectOutput(pattern: string | RegExp): Promise<void>;
-	output(): string;
-	exitCode: Promise<number | null>;
-	kill(): void;
-}
-
-/** Starts the REPL with only the environment an operator would set; HOME is a scratch folder for its history file. */
-function startRepl(env: Record<string, string>, home: string): ReplProcess {
-	const child = spawn(process.execPath, [path.join(ROOT, "dist/src/bin/repl.js")], {
-		cwd: ROOT,
-		env: { PATH: process.env.PATH ?? "", HOME: home, ...env },
-		stdio: ["pipe", "pipe", "pipe"],
-	});
-	let output = "";
-	let matchedUpTo = 0;
-	child.stdout.on("data", (chunk: Buffer) => {
-		output += chunk.toString();
-	});
-	child.stderr.on("data", (chunk: Buffer) => {
-		output += chunk.toString();
-	});
-	const exitCode = new Promise<number | null>(resolve => child.once("exit", code => resolve(code)));
-	return {
-		send: line => {
-			child.stdin.write(`${line}\n`);
-		},
-		async expectOutput(pattern) {
-			const regex = typeof pattern === "string" ? new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")) : pattern;
-			const end = await waitFor(
-				() => {
-					const match = regex.exec(output.slice(matchedUpTo));
-					return match && matchedUpTo + match.index + match[0].length;
-				},
-				10_000,
-				String(pattern),
-			).catch((err: Error) => {
-				throw new Error(`${err.message}\n--- REPL output:\n${output}`);
-			});
-			matchedUpTo = end;
-		},
-		output: () => output,
-		exitCode,
-		kill: () => {
-			if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-		},
-	};
-}
 
 describe("the operator REPL", () => {
 	let node: ChatcastNode;

@@ -3,7 +3,7 @@
  * to make it lose a channel's count (what a restarted or expired store does).
  *
  * @example
- *   historyStoreContract("MemoryHistory", { create: () => new MemoryHistory(OPTIONS), restart: async () => new MemoryHistory(OPTIONS) });
+ *   historyStoreContract("MemoryHistory", { create: () => new MemoryHistory(OPTIONS), restart: async () => new MemoryHistory(OPTIONS), marks: … });
  */
 import { randomUUID } from "node:crypto";
 import type { HistoryStore, HistoryStoreOptions } from "../../src/history-store";
@@ -29,6 +29,19 @@ export interface StoreUnderTest {
 	restart(store: HistoryStore, channel: string): Promise<HistoryStore>;
 	/** After all tests (e.g. delete the keys). */
 	cleanup?(): Promise<void>;
+	/** A store for the interest-mark tests, the TTL of its marks, and how to let time pass for it (a fake clock, or a wait). */
+	marks(): MarksUnderTest;
+}
+
+export interface MarksUnderTest {
+	store: HistoryStore;
+	ttlMs: number;
+	elapse(ms: number): Promise<void>;
+}
+
+/** Marks on the store's own clock (Redis's): time passes by waiting, so `ttlMs` should be short. */
+export function waitedMarks(store: HistoryStore, ttlMs: number): MarksUnderTest {
+	return { store, ttlMs, elapse: ms => new Promise(resolve => setTimeout(resolve, ms)) };
 }
 
 export function historyStoreContract(name: string, subject: StoreUnderTest): void {
@@ -169,6 +182,63 @@ export function historyStoreContract(name: string, subject: StoreUnderTest): voi
 
 		test("ping answers", async () => {
 			await expect(store.ping()).resolves.not.toBeNull();
+		});
+	});
+
+	describe(`history store contract, interest marks: ${name}`, () => {
+		let marks: MarksUnderTest;
+		let channel: string;
+
+		beforeAll(() => {
+			marks = subject.marks();
+		});
+		beforeEach(() => {
+			channel = randomUUID();
+		});
+		afterAll(() => marks.store.close());
+
+		test("an append says whether the channel is marked: none → not listened; marked → listened; a repeat alike", async () => {
+			const { store } = marks;
+			expect(await store.append(draft(channel, "a", "one"))).toMatchObject({ created: true, listened: false });
+			expect(await store.append(draft(channel, "a", "one"))).toMatchObject({ created: false, listened: false });
+			await store.markInterest([channel, randomUUID()]);
+			expect(await store.append(draft(channel, "b"))).toMatchObject({ created: true, listened: true });
+			expect(await store.append(draft(channel, "a", "one"))).toMatchObject({ created: false, listened: true });
+			// Another channel's mark says nothing about this one.
+			expect(await store.append(draft(randomUUID(), "c"))).toMatchObject({ listened: false });
+		});
+
+		test("an interest mark expires after its TTL unless it is written again", async () => {
+			const { store } = marks;
+			const [kept, dropped] = [randomUUID(), randomUUID()];
+			await store.markInterest([kept, dropped]);
+			for (let i = 0; i < 4; i++) {
+				await marks.elapse(marks.ttlMs / 2);
+				await store.markInterest([kept]);
+			}
+			expect(await store.append(draft(kept, "x"))).toMatchObject({ listened: true });
+			expect(await store.append(draft(dropped, "x"))).toMatchObject({ listened: false });
+		});
+
+		test("a publisher's own mark does not make its appends listened; another's does, until it stops refreshing", async () => {
+			const { store } = marks;
+			await store.markInterest([channel], "node-a");
+			expect(await store.append(draft(channel, "own"), "node-a")).toMatchObject({ created: true, listened: false });
+			expect(await store.append(draft(channel, "other's"), "node-b")).toMatchObject({ listened: true });
+			expect(await store.append(draft(channel, "unknown publisher"))).toMatchObject({ listened: true });
+			await store.markInterest([channel], "node-b");
+			expect(await store.append(draft(channel, "two listeners"), "node-a")).toMatchObject({ listened: true });
+			// An anonymous mark (the caller named no listener) counts as another listener's.
+			const anonymous = randomUUID();
+			await store.markInterest([anonymous]);
+			expect(await store.append(draft(anonymous, "x"), "node-a")).toMatchObject({ listened: true });
+			// node-b stops refreshing; node-a goes on.
+			for (let i = 0; i < 4; i++) {
+				await marks.elapse(marks.ttlMs / 2);
+				await store.markInterest([channel], "node-a");
+			}
+			expect(await store.append(draft(channel, "alone again"), "node-a")).toMatchObject({ listened: false });
+			expect(await store.append(draft(channel, "to node-a"), "node-b")).toMatchObject({ listened: true });
 		});
 	});
 }

@@ -15,7 +15,7 @@ import { promisify } from "node:util";
 import Redis from "ioredis";
 import { connectRedis, type RedisNode, type RedisTarget, whenReady } from "../../src/redis-connection";
 import { RedisHistory } from "../../src/redis-history";
-import { CONTRACT_OPTIONS, historyStoreContract } from "./history-store-contract";
+import { CONTRACT_OPTIONS, historyStoreContract, waitedMarks } from "./history-store-contract";
 import { freePort, waitFor } from "./node-process";
 
 const run = promisify(execFile);
@@ -237,5 +237,6 @@ export function redisTopologyContract(name: string, target: () => RedisTarget, p
 			admin.disconnect();
 			return store;
 		},
+		marks: () => waitedMarks(new RedisHistory(target(), { ...CONTRACT_OPTIONS, keyPrefix: prefix, interestTtlMs: 300 }), 300),
 	});
 }

@@ -1,15 +1,26 @@
 /**
- * MemoryHistory: the store contract, and expiry on a fake clock.
+ * MemoryHistory: the store contract, and expiry of channels and interest marks on a fake clock.
  */
 import { randomUUID } from "node:crypto";
+import { INTEREST_TTL_MS } from "../../src/history-store";
 import { MemoryHistory } from "../../src/memory-history";
 import { StoreFull } from "../../src/store-errors";
 import { CONTRACT_OPTIONS, draft, historyStoreContract } from "../support/history-store-contract";
 
-// A restarted process has a new, empty store.
+// A restarted process has a new, empty store. Its marks' time passes on a fake clock.
 historyStoreContract("MemoryHistory", {
 	create: () => new MemoryHistory(CONTRACT_OPTIONS),
 	restart: async () => new MemoryHistory(CONTRACT_OPTIONS),
+	marks: () => {
+		let now = 1_000_000;
+		return {
+			store: new MemoryHistory(CONTRACT_OPTIONS, () => now),
+			ttlMs: INTEREST_TTL_MS,
+			elapse: async ms => {
+				now += ms;
+			},
+		};
+	},
 });
 
 describe("MemoryHistory expiry", () => {
@@ -48,6 +59,35 @@ describe("MemoryHistory expiry", () => {
 		await store.append(draft(randomUUID(), "new"));
 		expect(held()).toBe(2);
 		expect((await store.range(live, 0, 10)).messages.map(m => m.text)).toEqual(["live"]);
+	});
+});
+
+describe("MemoryHistory interest marks", () => {
+	test("a mark lives INTEREST_TTL_MS; expired marks are dropped a few per call, without timers, while live ones stay", async () => {
+		let now = 1_000_000;
+		const store = new MemoryHistory(CONTRACT_OPTIONS, () => now);
+		const marks = Reflect.get(store, "marks") as Map<string, { listeners: Map<string, number> }>;
+		const live = randomUUID();
+		await store.markInterest([live], "node-a");
+		now += INTEREST_TTL_MS / 2;
+		await store.markInterest(
+			Array.from({ length: 20 }, () => randomUUID()),
+			"node-b",
+		);
+		await store.markInterest([live], "node-b");
+		expect(marks.size).toBe(21);
+		now += INTEREST_TTL_MS / 2; // node-a's mark of `live` expires now; the others in half a TTL
+		expect((await store.append(draft(live, "x"), "node-b")).listened).toBe(false);
+		expect([...(marks.get(live)?.listeners.keys() ?? [])]).toEqual(["node-b"]);
+		now += INTEREST_TTL_MS / 2 - 1;
+		expect((await store.append(draft(live, "x"), "node-a")).listened).toBe(true);
+		now += 1; // everything has expired: each call drops a few of the 21
+		await store.append(draft(randomUUID(), "x"));
+		expect(marks.size).toBe(13);
+		await store.markInterest([randomUUID()], "node-c");
+		expect(marks.size).toBe(6);
+		await store.append(draft(randomUUID(), "x"));
+		expect(marks.size).toBe(1);
 	});
 });
 
