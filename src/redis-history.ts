@@ -53,56 +53,71 @@ import {
 } from "./redis-connection";
 import { ReplicasUnconfirmed, StoreNotReached } from "./store-errors";
 
-// KEYS: head, log, idem, interest. ARGV: message JSON without its opening "{", limit, ttl ms, idempotency ms,
-// has clientMsgId, epoch for a head that needs a new one, rewrite a repeat's original ("1": so that a
-// WAIT after it covers the original too, however it was written), the publisher's listener id ("" unknown).
+// A turn's appends in one call (APPEND_BATCH at most): KEYS per append: head, log, idem, interest. ARGV: limit,
+// ttl ms, idempotency ms, rewrite a repeat's original ("1": so that a WAIT after it covers the original too,
+// however it was written); then per append: message JSON without its opening "{", has clientMsgId, epoch for
+// a head that needs a new one, the publisher's listener id ("" unknown). Replies, one per append, in order:
+// {1, message, listened} stored now, {0, original, listened} a repeat, or an error reply (nothing stored).
 // `listened`: some listener other than the publisher marked the channel (the publisher's own streams get
 // the message in-process; an interest key of another kind counts as listened).
-// Every check comes before the first write (a key of the wrong type, e.g. one someone SET, would fail a
-// write halfway): an error reply then means nothing was stored and no seq was used. A head that has its
-// epoch and this master's rid is only counted on (HMGET, HINCRBY): the common append writes no head field.
+// Each append reads before it writes, and its first write (ZADD) is the one a key of the wrong type or a full
+// Redis (OOM, checked at a script's first write) can refuse: an error reply then means nothing of that
+// append was stored and no seq was used (the head's HMGET and the idempotency GET refuse a wrong type
+// before; a head's seq that is not a count is refused before too). The replication id is read once per
+// call: a script is atomic, so one master counted every append of it. A head that has its epoch and this
+// master's rid gets its seq only: the common append writes one head field.
 const APPEND_SCRIPT = `
-local function holds(key, kind)
-  local found = redis.call('TYPE', key)['ok']
-  return found == 'none' or found == kind
-end
-if not (holds(KEYS[1], 'hash') and holds(KEYS[2], 'zset') and (ARGV[5] ~= '1' or holds(KEYS[3], 'string'))) then
-  return redis.error_reply('WRONGTYPE a key of this channel holds the wrong kind of value')
-end
-local listeners = redis.pcall('HLEN', KEYS[4])
-local listened = 1
-if type(listeners) == 'number' and (listeners == 0 or (listeners == 1 and redis.call('HEXISTS', KEYS[4], ARGV[8]) == 1)) then
-  listened = 0
-end
-if ARGV[5] == '1' then
-  local original = redis.call('GET', KEYS[3])
-  if original then
-    if ARGV[7] == '1' then redis.call('SET', KEYS[3], original, 'KEEPTTL') end
-    return {0, original, listened}
+local limit, ttl, idemTtl, rewrite = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local rid
+local function append(head, log, idem, interest, body, hasIdem, newEpoch, publisher)
+  local counted = redis.pcall('HMGET', head, 'epoch', 'rid', 'seq')
+  if counted.err then return counted end
+  local listeners = redis.pcall('HLEN', interest)
+  local listened = 1
+  if type(listeners) == 'number' and (listeners == 0 or (listeners == 1 and redis.call('HEXISTS', interest, publisher) == 1)) then
+    listened = 0
   end
-end
-local rid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
-local counted = redis.call('HMGET', KEYS[1], 'epoch', 'rid')
-local epoch = counted[1]
-if epoch and counted[2] and counted[2] ~= rid then
-  epoch = ARGV[6]
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'rid', rid)
-elseif not (epoch and counted[2]) then
-  if not epoch then
-    epoch = ARGV[6]
-    redis.call('HSET', KEYS[1], 'epoch', epoch)
+  if hasIdem == '1' then
+    local original = redis.pcall('GET', idem)
+    if type(original) == 'table' then return original end
+    if original then
+      if rewrite == '1' then redis.call('SET', idem, original, 'KEEPTTL') end
+      return {0, original, listened}
+    end
   end
-  if not counted[2] then redis.call('HSET', KEYS[1], 'rid', rid) end
+  local last = counted[3] or '0'
+  if not string.find(last, '^%d+$') then return redis.error_reply('WRONGTYPE the head of this channel holds no count') end
+  local seq = tonumber(last) + 1
+  rid = rid or string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
+  local epoch, fields = counted[1], {'seq', seq}
+  if not epoch or (counted[2] and counted[2] ~= rid) then
+    epoch = newEpoch
+    fields[3], fields[4] = 'epoch', epoch
+  end
+  if counted[2] ~= rid then fields[#fields + 1], fields[#fields + 2] = 'rid', rid end
+  local message = '{"seq":' .. seq .. ',"epoch":"' .. epoch .. '",' .. body
+  local added = redis.pcall('ZADD', log, seq, message)
+  if type(added) == 'table' then return added end
+  redis.call('HSET', head, unpack(fields))
+  redis.call('ZREMRANGEBYRANK', log, 0, -(limit + 1))
+  redis.call('PEXPIRE', log, ttl)
+  redis.call('PEXPIRE', head, ttl)
+  if hasIdem == '1' then redis.call('SET', idem, message, 'PX', idemTtl) end
+  return {1, message, listened}
 end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-local message = '{"seq":' .. seq .. ',"epoch":"' .. epoch .. '",' .. ARGV[1]
-redis.call('ZADD', KEYS[2], seq, message)
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-if ARGV[5] == '1' then redis.call('SET', KEYS[3], message, 'PX', ARGV[4]) end
-return {1, message, listened}
+local replies = {}
+for i = 1, #KEYS / 4 do
+  local k, a = (i - 1) * 4, 4 + (i - 1) * 4
+  replies[i] = append(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
+end
+return replies
 `;
+
+/**
+ * Appends per script call at most: a script is atomic, so this bounds how long one call holds Redis, and how
+ * far past maxmemory one call may go (Redis checks OOM at a script's first write only).
+ */
+const APPEND_BATCH = 64;
 
 // KEYS: interest. ARGV: listener id, ttl ms. The listener's field holds its expiry (Redis's clock); fields
 // past theirs (listeners that stopped refreshing) are dropped, and the key lives as long as the newest.
@@ -189,15 +204,16 @@ export class RedisHistory implements HistoryStore {
 		});
 		// Connection errors surface through ping() and failed commands; keep ioredis from logging each retry.
 		this.redis.on("error", () => undefined);
-		this.redis.defineCommand("chatcastAppend", { numberOfKeys: 4, lua: APPEND_SCRIPT });
+		this.redis.defineCommand("chatcastAppend", { lua: APPEND_SCRIPT });
 		this.redis.defineCommand("chatcastRange", { numberOfKeys: 2, lua: RANGE_SCRIPT });
 		this.redis.defineCommand("chatcastMark", { numberOfKeys: 1, lua: MARK_SCRIPT });
 	}
 
 	/**
 	 * Appends are sent per event-loop turn: every append asked in one turn goes out in one pipeline (one
-	 * socket write instead of one per append; in a Cluster, one per hash slot), in the order asked, so a
-	 * channel's seqs follow the order of its appends. With `minReplicas`, one WAIT after the turn's scripts
+	 * socket write instead of one per append; in a Cluster, one per hash slot), as one script call per
+	 * APPEND_BATCH of them (one command for ioredis and Redis to handle instead of one per append), in the
+	 * order asked, so a channel's seqs follow the order of its appends. With `minReplicas`, one WAIT after the turn's scripts
 	 * confirms them all (WAIT counts the replicas that have every write the connection made before it).
 	 */
 	append(draft: MessageDraft, publisher = ""): Promise<AppendResult> {
@@ -221,10 +237,15 @@ export class RedisHistory implements HistoryStore {
 		await Promise.all(groups.map(group => this.sendGroup(redis, group)));
 	}
 
-	/** One pipeline of appends whose keys share a slot (all of them, outside a Cluster); answers each. */
+	/**
+	 * One pipeline of appends whose keys share a slot (all of them, outside a Cluster): one script call per
+	 * APPEND_BATCH of them; answers each.
+	 */
 	private async sendGroup(redis: RedisConnection, group: PendingAppend[]): Promise<void> {
 		const pipeline = redis.pipeline();
-		for (const { draft, publisher } of group) pipeline.chatcastAppend(...this.appendArgs(draft, publisher));
+		const calls: PendingAppend[][] = [];
+		for (let i = 0; i < group.length; i += APPEND_BATCH) calls.push(group.slice(i, i + APPEND_BATCH));
+		for (const call of calls) pipeline.chatcastAppend(call.length * 4, ...this.appendArgs(call));
 		if (this.minReplicas > 0) pipeline.wait(this.minReplicas, this.waitTimeoutMs);
 		let replies: [Error | null, unknown][];
 		try {
@@ -233,12 +254,14 @@ export class RedisHistory implements HistoryStore {
 			for (const append of group) append.reject(err);
 			return;
 		}
-		const unconfirmed = this.minReplicas > 0 ? this.unconfirmed(replies[group.length]) : undefined;
-		group.forEach((append, i) => {
+		const unconfirmed = this.minReplicas > 0 ? this.unconfirmed(replies[calls.length]) : undefined;
+		calls.forEach((call, i) => {
 			const [error, reply] = replies[i] ?? [new Error("no reply in the pipeline"), undefined];
-			if (error) append.reject(error);
-			else if (unconfirmed) append.reject(unconfirmed);
-			else settle(append, reply);
+			call.forEach((append, j) => {
+				if (error) append.reject(error);
+				else if (unconfirmed) append.reject(unconfirmed);
+				else settle(append, Array.isArray(reply) ? reply[j] : undefined);
+			});
 		});
 	}
 
@@ -250,23 +273,22 @@ export class RedisHistory implements HistoryStore {
 		return new ReplicasUnconfirmed(`WAIT: ${String(replicas)} of ${this.minReplicas} replicas within ${this.waitTimeoutMs} ms`);
 	}
 
-	private appendArgs(draft: MessageDraft, publisher: string) {
-		const keys = this.keys(draft.channel);
-		const hasIdem = draft.clientMsgId !== undefined;
-		return [
-			keys.head,
-			keys.log,
-			hasIdem ? `${keys.idem}${draft.clientMsgId}` : keys.idem,
-			keys.interest,
-			JSON.stringify(draft).slice(1),
+	/** One script call's keys, then its arguments (APPEND_SCRIPT). */
+	private appendArgs(call: PendingAppend[]): Array<string | number> {
+		const keys: string[] = [];
+		const args: Array<string | number> = [
 			this.options.limit,
 			this.options.ttlSeconds * 1000,
 			this.options.idempotencySeconds * 1000,
-			hasIdem ? "1" : "0",
-			newEpoch(),
 			this.minReplicas > 0 ? "1" : "0",
-			publisher,
-		] as const;
+		];
+		for (const { draft, publisher } of call) {
+			const { head, log, idem, interest } = this.keys(draft.channel);
+			const hasIdem = draft.clientMsgId !== undefined;
+			keys.push(head, log, hasIdem ? `${idem}${draft.clientMsgId}` : idem, interest);
+			args.push(JSON.stringify(draft).slice(1), hasIdem ? "1" : "0", newEpoch(), publisher);
+		}
+		return [...keys, ...args];
 	}
 
 	async range(channel: string, after: number, limit: number): Promise<HistoryPage> {
@@ -367,10 +389,14 @@ interface PendingAppend {
 }
 
 /**
- * Answers an append with the script's reply: 1 and the new message, or 0 and a repeat's original; then
- * whether the channel had an interest mark.
+ * Answers an append with its part of the script's reply: 1 and the new message, or 0 and a repeat's
+ * original, then whether the channel had an interest mark; or the error reply that refused it.
  */
 function settle(append: PendingAppend, reply: unknown): void {
+	if (reply instanceof Error) {
+		append.reject(reply);
+		return;
+	}
 	if (!Array.isArray(reply) || typeof reply[1] !== "string") {
 		append.reject(new Error("unexpected reply of the append script"));
 		return;

@@ -6,21 +6,12 @@ import type { Result } from "ioredis";
 
 declare module "ioredis" {
 	interface RedisCommander<Context> {
-		/** KEYS head, log, idem, interest; see APPEND_SCRIPT. Answers [1 created | 0 repeat, message JSON, 1 listened | 0]. */
-		chatcastAppend(
-			headKey: string,
-			logKey: string,
-			idemKey: string,
-			interestKey: string,
-			body: string,
-			limit: number,
-			ttlMs: number,
-			idemMs: number,
-			hasIdem: string,
-			epoch: string,
-			confirmRepeat: string,
-			publisher: string,
-		): Result<[number, string, number], Context>;
+		/**
+		 * `keyCount` (4 per append: head, log, idem, interest), the keys, then limit, ttl ms, idempotency ms, rewrite
+		 * repeats, then 4 per append (body, has clientMsgId, epoch, publisher); see APPEND_SCRIPT. Answers, per
+		 * append, [1 created | 0 repeat, message JSON, 1 listened | 0] or its error.
+		 */
+		chatcastAppend(keyCount: number, ...keysThenArgs: Array<string | number>): Result<Array<[number, string, number] | Error>, Context>;
 		/** KEY interest; see MARK_SCRIPT: the listener's field set to its expiry. */
 		chatcastMark(interestKey: string, listener: string, ttlMs: number): Result<number, Context>;
 		/** KEYS head, log; see RANGE_SCRIPT. Answers [lastSeq, epoch, oldest score or null, messages]. */

@@ -113,6 +113,43 @@ describe("RedisHistory keys", () => {
 		expect((await store.append(draft(channel, "next"))).message.seq).toBe(2);
 	});
 
+	test("a head whose seq is not a count fails the append before it writes anything (STORE_UNAVAILABLE)", async () => {
+		const store = open();
+		const channel = randomUUID();
+		await store.append(draft(channel, "first"));
+		const head = `${keyPrefix}{${channel}}:head`;
+		await redis.hset(head, "seq", "not a count");
+		const failure = await store.append(draft(channel, "refused")).catch((err: unknown) => err);
+		expect(classifyStoreError(failure, "append")).toBe("STORE_UNAVAILABLE");
+		expect(await redis.zcard(`${keyPrefix}{${channel}}:log`)).toBe(1);
+		expect(await redis.hget(head, "seq")).toBe("not a count");
+	});
+
+	test("one turn's appends (more than one script call holds) are numbered in the order asked; a refused append fails alone", async () => {
+		const store = open();
+		const [a, b, badLog, badHead, badSeq] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+		await redis.set(`${keyPrefix}{${badLog}}:log`, "not a sorted set");
+		await redis.set(`${keyPrefix}{${badHead}}:head`, "not a hash");
+		await redis.hset(`${keyPrefix}{${badSeq}}:head`, "seq", "not a count");
+		// 5 × 40 appends asked in one turn, interleaved: more than one script call's worth (APPEND_BATCH).
+		const channels = [a, badLog, b, badHead, badSeq];
+		const asked = Array.from({ length: 40 }, (_, i) =>
+			channels.map(channel => store.append(draft(channel, `m${i}`)).catch((err: unknown) => err)),
+		).flat();
+		const results = await Promise.all(asked);
+		const of = (channel: string) => results.filter((_, i) => channels[i % channels.length] === channel);
+		for (const channel of [a, b]) {
+			const messages = of(channel).map(result => (result as { message: { seq: number; text: string } }).message);
+			expect(messages.map(m => [m.seq, m.text])).toEqual(Array.from({ length: 40 }, (_, i) => [i + 1, `m${i}`]));
+			expect((await store.range(channel, 0, 100)).lastSeq).toBe(40);
+		}
+		for (const channel of [badLog, badHead, badSeq])
+			expect(of(channel).map(err => classifyStoreError(err, "append"))).toEqual(Array(40).fill("STORE_UNAVAILABLE"));
+		expect(await redis.exists(`${keyPrefix}{${badLog}}:head`)).toBe(0);
+		expect(await redis.hgetall(`${keyPrefix}{${badSeq}}:head`)).toEqual({ seq: "not a count" });
+		for (const channel of [badHead, badSeq]) expect(await redis.exists(`${keyPrefix}{${channel}}:log`)).toBe(0);
+	});
+
 	// What marks mean is in the store contract; here, how Redis keeps them.
 	test("an interest mark sits beside the head with its TTL; a listener that stops refreshing is dropped from the hash", async () => {
 		const [marked, channel] = [randomUUID(), randomUUID()];
