@@ -9,7 +9,6 @@
  *   // from the api gateway, on GET /api/channels/:channel/events
  *   await localBroadcast(broker)?.openStream(res, channel, { resumeFrom: { seq: 41, epoch: "f3Kq…" } });
  */
-import type { OutgoingHttpHeaders } from "node:http";
 import type { SseSink } from "../src/channel-hub";
 import type { Context, Service, ServiceBroker, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { ChannelHub, type StreamFormat, type StreamPosition } from "../src/channel-hub";
@@ -38,7 +37,7 @@ import {
 	type UserDelta,
 } from "../src/presence";
 import { SSE_HEADERS, sseEvent, sseRetry } from "../src/sse-frame";
-import { flattenHeaderBlock } from "../src/stream-response";
+import { type StreamHeadTarget, streamSocket, writeStreamHead } from "../src/stream-response";
 
 export interface BroadcastSettings extends ServiceSettingSchema {
 	heartbeatMs: number;
@@ -52,11 +51,12 @@ export interface BroadcastSettings extends ServiceSettingSchema {
 	resyncMs: number;
 }
 
-/** What a stream needs of an HTTP response: an SSE sink whose status line and socket can be set. */
-export interface StreamResponse extends SseSink {
-	writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
+/** What a stream needs of an HTTP response: its head, and its socket, where the stream's frames go. */
+export interface StreamResponse extends StreamHeadTarget {
 	end(chunk?: string): unknown;
-	readonly socket: { setNoDelay(noDelay: boolean): unknown; setTimeout(ms: number): unknown } | null;
+	readonly destroyed: boolean;
+	on(event: "close", listener: () => void): unknown;
+	readonly socket: (SseSink & { setNoDelay(noDelay: boolean): unknown; setTimeout(ms: number): unknown }) | null;
 }
 
 export interface OpenStreamOptions {
@@ -214,18 +214,19 @@ export function createBroadcastService(
 					res.end(sseRetry(this.settings.shutdownRetryMs));
 					return;
 				}
+				const sink = streamSocket(res);
+				if (!sink) return;
 				const format = options.format ?? "chatcast";
-				await this.hub.subscribe(channel, res, {
+				await this.hub.subscribe(channel, sink, {
 					resumeFrom: options.resumeFrom,
 					format,
 					expiresAt: options.expiresAt,
 					onOpen: () => {
-						res.writeHead(200, { ...options.headers, ...SSE_HEADERS });
-						flattenHeaderBlock(res);
-						res.write(sseRetry(this.settings.retryMs));
+						writeStreamHead(res, 200, { ...options.headers, ...SSE_HEADERS });
+						sink.write(sseRetry(this.settings.retryMs));
 						if (format === "chatcast") {
 							const users = config.auth ? usersOf(this.users, channel) : {};
-							res.write(
+							sink.write(
 								sseEvent({ event: "presence", data: JSON.stringify({ subscribers: this.presence.total(channel), ...users }) }),
 							);
 						}

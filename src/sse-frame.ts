@@ -51,5 +51,4 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = {
 	"Content-Type": "text/event-stream; charset=utf-8",
 	"Cache-Control": "no-cache, no-transform",
 	"X-Accel-Buffering": "no",
-	Connection: "keep-alive",
 };

@@ -3,6 +3,7 @@
  * each its own OS process, over the real MQTT broker (Mosquitto) and real Redis.
  */
 import { randomUUID } from "node:crypto";
+import net from "node:net";
 import { ServiceBroker } from "moleculer";
 import { mqttTransporter } from "../../moleculer.config";
 import { loadConfig } from "../../src/config";
@@ -98,10 +99,38 @@ describe("publish → history → MQTT → SSE on two broadcast nodes", () => {
 		expect(s.headers["content-type"]).toMatch(/^text\/event-stream/);
 		expect(s.headers["cache-control"]).toBe("no-cache, no-transform");
 		expect(s.headers["x-accel-buffering"]).toBe("no");
+		expect(s.headers.connection).toBe("close");
+		expect(s.headers["transfer-encoding"]).toBeUndefined();
 		await waitFor(() => s.retry !== undefined);
 		expect(s.retry).toBe(2000);
 		const presence = await s.waitForEvent("presence");
 		expect(JSON.parse(presence.data)).toEqual({ subscribers: 1 });
+	});
+
+	test("a stream's body is its SSE frames as they are: no chunked framing, delimited by the connection's close", async () => {
+		const channel = randomUUID();
+		const { hostname, port } = new URL(edgeA.baseUrl);
+		const socket = net.connect(Number(port), hostname);
+		const chunks: Buffer[] = [];
+		socket.on("data", chunk => chunks.push(chunk));
+		const ended = new Promise(resolve => socket.once("end", resolve));
+		socket.write(`GET /api/channels/${channel}/events HTTP/1.1\r\nHost: test\r\n\r\n`);
+		const text = (): string => Buffer.concat(chunks).toString();
+		await waitFor(() => text().includes("event: presence"), 10_000, "the stream to open");
+		await publishMany(core.baseUrl, channel, 2);
+		await waitFor(() => (text().match(/event: message/g) ?? []).length === 2, 10_000, "both messages");
+		const [head, body] = text().split("\r\n\r\n");
+		expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+		expect(head).not.toMatch(/transfer-encoding/i);
+		// No chunk sizes or CRLFs between the frames: the body is nothing but SSE.
+		expect(body).toMatch(/^retry: 2000\n\nevent: presence\ndata: \{"subscribers":1\}\n\n/);
+		expect(body.split("\n\n").filter(f => f.includes("event: message"))).toEqual([
+			expect.stringMatching(/^id: [0-9A-Za-z_-]+\.1\nevent: message\ndata: \{.*"seq":1.*\}$/),
+			expect.stringMatching(/^id: [0-9A-Za-z_-]+\.2\nevent: message\ndata: \{.*"seq":2.*\}$/),
+		]);
+		expect(body).not.toContain("\r");
+		socket.end();
+		await ended;
 	});
 
 	test("a subscriber that reconnects with Last-Event-ID (to the other edge) gets exactly the missed ones", async () => {

@@ -22,10 +22,20 @@ import {
 } from "../../src/repl-commands";
 import { waitFor } from "../support/node-process";
 
-/** An SSE response that nobody reads: enough for the broadcast service to count a subscriber. */
+/** An SSE response that nobody reads, its own socket: enough for the broadcast service to count a subscriber. */
 class ResponseSink extends PassThrough {
-	readonly socket = null;
+	useChunkedEncodingByDefault = true;
+	get socket(): this {
+		return this;
+	}
 	writeHead(): this {
+		return this;
+	}
+	flushHeaders(): void {}
+	setNoDelay(): this {
+		return this;
+	}
+	setTimeout(): this {
 		return this;
 	}
 }
