@@ -21,7 +21,7 @@ export interface StreamHeadTarget {
  * Sends the stream's status line and headers at once, for a body that ends when the connection does
  * (`Connection: close`, no chunked encoding). Every message is then one plain socket write: Node's
  * `ServerResponse.write` frames each chunk (size line, CRLF) and corks the socket until the next tick,
- * which was a third of a delivery's CPU (BENCHMARKS.md, "Stream writes to the socket"). The stream ends
+ * which was a third of a delivery's CPU (BENCHMARKS.md, "Stream writes straight to the socket"). The stream ends
  * with the connection anyway; EventSource reconnects on a new one.
  */
 export function writeStreamHead(res: StreamHeadTarget, status: number, headers: OutgoingHttpHeaders): void {

@@ -76,7 +76,7 @@ test("users over both edges, joined and left, and a dead edge's users gone", asy
 	);
 	// The first presence event of a stream names who is there already.
 	const late = await streamAs(edgeB, "cy", "Cy");
-	expect(JSON.parse(late.events.find(e => e.event === "presence")?.data ?? "{}").users.map((u: Listed) => u.userId)).toEqual(
+	expect(JSON.parse((await late.waitForEvent("presence")).data).users.map((u: Listed) => u.userId)).toEqual(
 		expect.arrayContaining(["ada", "bob"]),
 	);
 
