@@ -126,7 +126,7 @@ test("a broker node, the Redis master, an edge's network, a core host: nothing a
 		await sleep(6000);
 		// Back, empty, as a replica of the new master: the next faults have two replicas again.
 		await master.start(promoted);
-		await redis.replicasOnline(promoted);
+		await redis.settled();
 		await sleep(2000);
 	});
 	const cutEdge = net.host(EDGES[1]);

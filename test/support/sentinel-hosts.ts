@@ -39,8 +39,12 @@ export interface HostedSentinelGroup {
 	servers: HostedRedis[];
 	/** The server the Sentinels name as master now. */
 	currentMaster(): Promise<HostedRedis | undefined>;
-	/** Resolves once `master` has every other running server online as its replica. */
-	replicasOnline(master: RedisNode, timeoutMs?: number): Promise<void>;
+	/**
+	 * Resolves with the master once every Sentinel names the same one and it has every other running server
+	 * online as its replica. Follows the Sentinels rather than a master named beforehand: a failover that
+	 * times out is retried and may promote another replica. A timeout says what each server was doing.
+	 */
+	settled(timeoutMs?: number): Promise<HostedRedis>;
 	stop(): Promise<void>;
 }
 
@@ -74,12 +78,20 @@ export async function startHostedSentinelGroup(hosts: ProcessHost[], reach: Reac
 			}
 			return undefined;
 		},
-		async replicasOnline(master, timeoutMs = 20_000) {
-			const others = servers.filter(s => s.running && s.host !== master.host).length;
-			await waitFor(
-				async () => onlineReplicas(String(await reach.redis(master, ["INFO", "replication"]))) === others,
+		async settled(timeoutMs = 30_000) {
+			return waitFor(
+				async () => {
+					const named = await Promise.all(
+						sentinelNodes.map(s => reach.redis(s, ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_NAME]).catch(() => null)),
+					);
+					const addresses = new Set(named.map(a => (Array.isArray(a) ? `${a[0]}:${a[1]}` : "none")));
+					const master = servers.find(s => addresses.size === 1 && addresses.has(`${s.host}:${s.port}`));
+					const others = servers.filter(s => s.running && s !== master).length;
+					if (master && onlineReplicas(String(await reach.redis(master, ["INFO", "replication"]))) === others) return master;
+					throw new Error(`Sentinels name ${[...addresses].join(" and ")}; ${await replicationStates()}`);
+				},
 				timeoutMs,
-				`${others} replicas online at ${master.host}`,
+				"one master named by every Sentinel with every other server online",
 			);
 		},
 		async stop() {
@@ -89,7 +101,7 @@ export async function startHostedSentinelGroup(hosts: ProcessHost[], reach: Reac
 		},
 	};
 	try {
-		await group.replicasOnline(masterAtStart);
+		await group.settled();
 		// Every Sentinel knows the replicas and the other Sentinels before a test may fail the master over.
 		await waitFor(
 			async () => {
@@ -104,6 +116,21 @@ export async function startHostedSentinelGroup(hosts: ProcessHost[], reach: Reac
 		throw err;
 	}
 	return group;
+
+	/** Each running server's role, and a replica's master and link, e.g. "10.213.7.14: master, 2 online". */
+	async function replicationStates(): Promise<string> {
+		const states = await Promise.all(
+			servers.map(async server => {
+				if (!server.running) return `${server.host}: not running`;
+				const info = String(await reach.redis(server, ["INFO", "replication"]).catch(err => `unreachable (${err})`));
+				const field = (key: string): string => info.match(new RegExp(`^${key}:(.*)$`, "m"))?.[1]?.trim() ?? "?";
+				return field("role") === "master"
+					? `${server.host}: master, ${onlineReplicas(info)} online`
+					: `${server.host}: ${field("role")} of ${field("master_host")}, link ${field("master_link_status")}`;
+			}),
+		);
+		return states.join("; ");
+	}
 
 	function dataServer(host: ProcessHost, folder: string): HostedRedis {
 		fs.mkdirSync(folder);
