@@ -40,11 +40,11 @@ export interface HostedSentinelGroup {
 	/** The server the Sentinels name as master now. */
 	currentMaster(): Promise<HostedRedis | undefined>;
 	/**
-	 * Resolves with the master once every Sentinel names the same one and it has every other running server
+	 * Resolves once every Sentinel names the same master and it has every other running server
 	 * online as its replica. Follows the Sentinels rather than a master named beforehand: a failover that
 	 * times out is retried and may promote another replica. A timeout says what each server was doing.
 	 */
-	settled(timeoutMs?: number): Promise<HostedRedis>;
+	settled(timeoutMs?: number): Promise<void>;
 	stop(): Promise<void>;
 }
 
@@ -70,25 +70,18 @@ export async function startHostedSentinelGroup(hosts: ProcessHost[], reach: Reac
 		sentinels: sentinelNodes,
 		servers,
 		async currentMaster() {
-			for (const sentinel of sentinelNodes) {
-				const address = (await reach.redis(sentinel, ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_NAME]).catch(() => null)) as
-					| string[]
-					| null;
-				if (address) return servers.find(s => s.host === address[0] && s.port === Number(address[1]));
-			}
-			return undefined;
+			const [named] = (await mastersNamed()).filter(address => address !== "none");
+			return servers.find(s => `${s.host}:${s.port}` === named);
 		},
 		async settled(timeoutMs = 30_000) {
-			return waitFor(
+			await waitFor(
 				async () => {
-					const named = await Promise.all(
-						sentinelNodes.map(s => reach.redis(s, ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_NAME]).catch(() => null)),
-					);
-					const addresses = new Set(named.map(a => (Array.isArray(a) ? `${a[0]}:${a[1]}` : "none")));
-					const master = servers.find(s => addresses.size === 1 && addresses.has(`${s.host}:${s.port}`));
+					const named = new Set(await mastersNamed());
+					const [only] = named;
+					const master = named.size === 1 ? servers.find(s => `${s.host}:${s.port}` === only) : undefined;
 					const others = servers.filter(s => s.running && s !== master).length;
-					if (master && onlineReplicas(String(await reach.redis(master, ["INFO", "replication"]))) === others) return master;
-					throw new Error(`Sentinels name ${[...addresses].join(" and ")}; ${await replicationStates()}`);
+					if (master && onlineReplicas(String(await reach.redis(master, ["INFO", "replication"]))) === others) return true;
+					throw new Error(`Sentinels name ${[...named].join(" and ")}; ${await replicationStates()}`);
 				},
 				timeoutMs,
 				"one master named by every Sentinel with every other server online",
@@ -116,6 +109,16 @@ export async function startHostedSentinelGroup(hosts: ProcessHost[], reach: Reac
 		throw err;
 	}
 	return group;
+
+	/** The master each Sentinel names, as "host:port" ("none" when it does not answer), in `sentinelNodes` order. */
+	async function mastersNamed(): Promise<string[]> {
+		return Promise.all(
+			sentinelNodes.map(async sentinel => {
+				const address = await reach.redis(sentinel, ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_NAME]).catch(() => null);
+				return Array.isArray(address) ? `${address[0]}:${address[1]}` : "none";
+			}),
+		);
+	}
 
 	/** Each running server's role, and a replica's master and link, e.g. "10.213.7.14: master, 2 online". */
 	async function replicationStates(): Promise<string> {
